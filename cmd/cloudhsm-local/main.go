@@ -1,0 +1,264 @@
+// Command cloudhsm-local runs a local, wire-compatible AWS CloudHSM v2 control plane, and
+// drives a running one through its admin API.
+//
+//	cloudhsm-local [serve] [flags]         serve on 127.0.0.1:4580, state in ./cloudhsm-local.db
+//	cloudhsm-local health                  show the server's health
+//	cloudhsm-local clock [advance D | set T] show or move the virtual clock
+//	cloudhsm-local activate CLUSTER_ID     activate an INITIALIZED cluster
+//	cloudhsm-local take-backup CLUSTER_ID  back up an ACTIVE cluster now
+//	cloudhsm-local reset                   empty the store
+//
+// Every flag has an environment twin: --store is CLOUDHSM_LOCAL_STORE, --auto-activate is
+// CLOUDHSM_LOCAL_AUTO_ACTIVATE, and so on. Flags win over the environment.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/topology"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  cloudhsm-local [serve] [flags]            run the server (see cloudhsm-local serve -h)
+  cloudhsm-local health                     show the server's health
+  cloudhsm-local clock                      show the virtual clock
+  cloudhsm-local clock advance DURATION     move it forward, e.g. 168h
+  cloudhsm-local clock set RFC3339_TIME     move it forward to a time
+  cloudhsm-local activate CLUSTER_ID        activate an INITIALIZED cluster
+  cloudhsm-local take-backup CLUSTER_ID     back up an ACTIVE cluster now
+  cloudhsm-local reset                      empty the store
+Admin subcommands take --endpoint (CLOUDHSM_LOCAL_ENDPOINT, default http://127.0.0.1:4580).
+`
+
+// run is main without the process: arguments, environment and output are injected.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, getenv, stderr)
+	case "health", "clock", "activate", "take-backup", "reset":
+		err = adminCommand(ctx, cmd, args, getenv, stdout)
+	case "help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "cloudhsm-local:", err)
+		return 1
+	}
+	return 0
+}
+
+// applyEnv sets every flag not given on the command line from its CLOUDHSM_LOCAL_* twin.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "CLOUDHSM_LOCAL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && !given[f.Name] && err == nil {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, serr)
+			}
+		}
+	})
+	return err
+}
+
+// serveFlags are the server's settings.
+type serveFlags struct {
+	addr, store, region, topology, logLevel string
+	delay                                   time.Duration
+	delays                                  string
+	pendingDeletion, tombstone              time.Duration
+	autoActivate                            bool
+	maxClusters, maxHSMs                    int
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	life, svcDefaults := lifecycle.DefaultConfig(), service.DefaultConfig()
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:4580", "address to listen on")
+	fs.StringVar(&f.store, "store", "sqlite:cloudhsm-local.db", "where state lives: sqlite:PATH or memory")
+	fs.StringVar(&f.region, "region", "us-east-1", "region of requests that carry no SigV4 credential scope")
+	fs.StringVar(&f.topology, "topology", "", "subnet topology file (JSON: {\"subnets\":{\"subnet-…\":{\"vpc\":…,\"az\":…}}})")
+	fs.DurationVar(&f.delay, "delay", 0, "how long every *_IN_PROGRESS state lasts")
+	fs.StringVar(&f.delays, "delays", "", "per-transition delays, e.g. backup-create=5s,hsm-create=1m (transitions: "+transitionNames()+")")
+	fs.DurationVar(&f.pendingDeletion, "pending-deletion", life.PendingDeletion, "how long a deleted backup stays restorable")
+	fs.DurationVar(&f.tombstone, "tombstone", life.Tombstone, "how long DELETED backups and clusters stay listed")
+	fs.BoolVar(&f.autoActivate, "auto-activate", false, "activate clusters as soon as they are INITIALIZED")
+	fs.IntVar(&f.maxClusters, "max-clusters", svcDefaults.MaxClusters, "clusters per account and region")
+	fs.IntVar(&f.maxHSMs, "max-hsms", svcDefaults.MaxHSMsPerCluster, "HSMs per cluster")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	life.DefaultDelay, life.PendingDeletion, life.Tombstone, life.AutoActivate = f.delay, f.pendingDeletion, f.tombstone, f.autoActivate
+	var err error
+	if life.Delays, err = parseDelays(f.delays); err != nil {
+		return err
+	}
+	svcCfg := service.Config{MaxClusters: f.maxClusters, MaxHSMsPerCluster: f.maxHSMs}
+	if f.topology != "" {
+		if svcCfg.Topology, err = topology.Load(f.topology); err != nil {
+			return err
+		}
+	}
+	srv, err := server.New(ctx, server.Config{
+		Store: f.store, DefaultRegion: f.region, Lifecycle: life, Service: svcCfg, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", f.addr, err)
+	}
+	logger.Info("cloudhsm-local serving", "addr", ln.Addr().String(), "store", f.store, "version", server.Version)
+	return srv.Serve(ctx, ln, 10*time.Second)
+}
+
+func transitionNames() string {
+	var names []string
+	for _, t := range lifecycle.Transitions() {
+		names = append(names, string(t))
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseDelays reads "name=duration,..." into per-transition delays.
+func parseDelays(s string) (map[lifecycle.Transition]time.Duration, error) {
+	out := map[lifecycle.Transition]time.Duration{}
+	if s == "" {
+		return out, nil
+	}
+	known := map[string]bool{}
+	for _, t := range lifecycle.Transitions() {
+		known[string(t)] = true
+	}
+	for _, part := range strings.Split(s, ",") {
+		name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || !known[name] {
+			return nil, fmt.Errorf("--delays: %q is not name=duration with a name among %s", part, transitionNames())
+		}
+		d, err := time.ParseDuration(value)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("--delays: %s: %q is not a non-negative duration", name, value)
+		}
+		out[lifecycle.Transition(name)] = d
+	}
+	return out, nil
+}
+
+// adminCommand runs one admin subcommand against a running server and prints its JSON answer.
+func adminCommand(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	endpoint := fs.String("endpoint", "http://127.0.0.1:4580", "the server's URL")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return err
+	}
+	method, path, body, err := adminRequest(cmd, fs.Args())
+	if err != nil {
+		return err
+	}
+	client := admin.Client{Endpoint: *endpoint, HTTP: &http.Client{Timeout: 5 * time.Minute}}
+	out, err := client.Call(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	var pretty any
+	if json.Unmarshal(out, &pretty) == nil {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(pretty)
+	}
+	_, err = stdout.Write(out)
+	return err
+}
+
+// adminRequest maps a subcommand and its arguments to an admin API call.
+func adminRequest(cmd string, args []string) (method, path string, body any, err error) {
+	want := func(n int, what string) error {
+		if len(args) != n {
+			return fmt.Errorf("%s takes %s\n%s", cmd, what, usage)
+		}
+		return nil
+	}
+	switch cmd {
+	case "health":
+		return http.MethodGet, "health", nil, want(0, "no arguments")
+	case "reset":
+		return http.MethodPost, "reset", nil, want(0, "no arguments")
+	case "activate":
+		if err := want(1, "a cluster ID"); err != nil {
+			return "", "", nil, err
+		}
+		return http.MethodPost, "clusters/" + url.PathEscape(args[0]) + "/activate", nil, nil
+	case "take-backup":
+		if err := want(1, "a cluster ID"); err != nil {
+			return "", "", nil, err
+		}
+		return http.MethodPost, "clusters/" + url.PathEscape(args[0]) + "/backups", nil, nil
+	}
+	// clock
+	switch {
+	case len(args) == 0:
+		return http.MethodGet, "clock", nil, nil
+	case len(args) == 2 && args[0] == "advance":
+		return http.MethodPost, "clock", admin.ClockChange{Advance: args[1]}, nil
+	case len(args) == 2 && args[0] == "set":
+		return http.MethodPost, "clock", admin.ClockChange{Set: args[1]}, nil
+	}
+	return "", "", nil, fmt.Errorf("clock takes no arguments, \"advance DURATION\" or \"set RFC3339_TIME\"\n%s", usage)
+}

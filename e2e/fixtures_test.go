@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
+)
+
+// customerCA is the CA a customer uses to claim clusters, as in the AWS user guide.
+type customerCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  string
+}
+
+func newCustomerCA(t *testing.T) customerCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "customer root"},
+		NotBefore: start.Add(-time.Hour), NotAfter: start.AddDate(20, 0, 0),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return customerCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+}
+
+// sign issues a certificate for the public key of a PEM CSR.
+func (ca customerCA) sign(t *testing.T, csrPEM string) string {
+	t.Helper()
+	block, _ := pem.Decode([]byte(csrPEM))
+	if block == nil {
+		t.Fatalf("ClusterCsr is not PEM: %q", csrPEM)
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		t.Fatalf("parse ClusterCsr: %v", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		t.Fatalf("ClusterCsr signature: %v", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: csr.Subject,
+		NotBefore: start.Add(-time.Hour), NotAfter: start.AddDate(10, 0, 0),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, csr.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// Subnets used by tests; without a topology file each lands in its own zone.
+var subnets = []string{"subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"}
+
+func mustCreateCluster(t *testing.T, c *cloudhsmv2.Client, in *cloudhsmv2.CreateClusterInput) *types.Cluster {
+	t.Helper()
+	if in == nil {
+		in = &cloudhsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"), SubnetIds: subnets}
+	}
+	out, err := c.CreateCluster(context.Background(), in)
+	if err != nil {
+		t.Fatalf("CreateCluster: %v", err)
+	}
+	return out.Cluster
+}
+
+func describeCluster(t *testing.T, c *cloudhsmv2.Client, id string) types.Cluster {
+	t.Helper()
+	out, err := c.DescribeClusters(context.Background(), &cloudhsmv2.DescribeClustersInput{Filters: map[string][]string{"clusterIds": {id}}})
+	if err != nil {
+		t.Fatalf("DescribeClusters: %v", err)
+	}
+	if len(out.Clusters) != 1 {
+		t.Fatalf("DescribeClusters %s: got %d clusters", id, len(out.Clusters))
+	}
+	return out.Clusters[0]
+}
+
+func describeBackup(t *testing.T, c *cloudhsmv2.Client, id string) types.Backup {
+	t.Helper()
+	out, err := c.DescribeBackups(context.Background(), &cloudhsmv2.DescribeBackupsInput{Filters: map[string][]string{"backupIds": {id}}})
+	if err != nil {
+		t.Fatalf("DescribeBackups: %v", err)
+	}
+	if len(out.Backups) != 1 {
+		t.Fatalf("DescribeBackups %s: got %d backups", id, len(out.Backups))
+	}
+	return out.Backups[0]
+}
+
+func backupsOf(t *testing.T, c *cloudhsmv2.Client, clusterID string) []types.Backup {
+	t.Helper()
+	var all []types.Backup
+	p := cloudhsmv2.NewDescribeBackupsPaginator(c, &cloudhsmv2.DescribeBackupsInput{
+		Filters: map[string][]string{"clusterIds": {clusterID}}, SortAscending: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("DescribeBackups: %v", err)
+		}
+		all = append(all, page.Backups...)
+	}
+	return all
+}
+
+// initializedCluster creates a cluster with one HSM and claims it with a customer CA.
+func (e *env) initializedCluster(t *testing.T, c *cloudhsmv2.Client) string {
+	t.Helper()
+	cl := mustCreateCluster(t, c, nil)
+	id := aws.ToString(cl.ClusterId)
+	az := firstZone(cl)
+	if _, err := c.CreateHsm(context.Background(), &cloudhsmv2.CreateHsmInput{ClusterId: cl.ClusterId, AvailabilityZone: aws.String(az)}); err != nil {
+		t.Fatalf("CreateHsm: %v", err)
+	}
+	got := describeCluster(t, c, id)
+	if got.Certificates == nil || got.Certificates.ClusterCsr == nil {
+		t.Fatalf("cluster %s has no CSR after its HSM became ACTIVE: %+v", id, got)
+	}
+	ca := newCustomerCA(t)
+	if _, err := c.InitializeCluster(context.Background(), &cloudhsmv2.InitializeClusterInput{
+		ClusterId: cl.ClusterId, SignedCert: aws.String(ca.sign(t, *got.Certificates.ClusterCsr)), TrustAnchor: aws.String(ca.pem),
+	}); err != nil {
+		t.Fatalf("InitializeCluster: %v", err)
+	}
+	return id
+}
+
+// activeCluster returns an ACTIVE cluster with one HSM and the backup its activation took.
+func (e *env) activeCluster(t *testing.T, c *cloudhsmv2.Client) (clusterID, backupID string) {
+	t.Helper()
+	id := e.initializedCluster(t, c)
+	e.adminCall(http.MethodPost, "clusters/"+id+"/activate", nil, nil)
+	backups := backupsOf(t, c, id)
+	if len(backups) != 1 {
+		t.Fatalf("activation of %s should take one backup, got %d", id, len(backups))
+	}
+	return id, aws.ToString(backups[0].BackupId)
+}
+
+// firstZone returns the alphabetically first availability zone of a cluster.
+func firstZone(c *types.Cluster) string {
+	best := ""
+	for az := range c.SubnetMapping {
+		if best == "" || az < best {
+			best = az
+		}
+	}
+	return best
+}

@@ -1,0 +1,59 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Client calls a running server's admin API; the cloudhsm-local subcommands use it.
+type Client struct {
+	// Endpoint is the server's base URL, e.g. http://127.0.0.1:4580.
+	Endpoint string
+	// HTTP is the client to use; nil means http.DefaultClient.
+	HTTP *http.Client
+}
+
+// Call sends one admin request (body may be nil) and returns the JSON response body. A
+// non-2xx answer becomes an error carrying the server's message.
+func (c Client) Call(ctx context.Context, method, path string, body any) (json.RawMessage, error) {
+	var in io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		in = bytes.NewReader(raw)
+	}
+	url := strings.TrimSuffix(c.Endpoint, "/") + Prefix + strings.TrimPrefix(path, "/")
+	req, err := http.NewRequestWithContext(ctx, method, url, in)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach cloudhsm-local at %s (is it running? set --endpoint): %w", c.Endpoint, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read response of %s %s: %w", method, url, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e Error
+		if json.Unmarshal(out, &e) == nil && e.Error != "" {
+			return nil, fmt.Errorf("%s %s: %s (HTTP %d)", method, path, e.Error, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(out))
+	}
+	return out, nil
+}

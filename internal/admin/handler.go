@@ -1,0 +1,194 @@
+// Package admin is the emulator's own front door, under /_cloudhsm-local/: health, the virtual
+// clock, cluster activation, on-demand backups and reset (BEHAVIOUR.md §9), plus the client the
+// cloudhsm-local subcommands use to call it.
+//
+// It speaks plain JSON over HTTP and delegates every action to the service; it must never hold
+// state or apply rules of its own.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
+)
+
+// Prefix is the path under which the admin API lives.
+const Prefix = "/_cloudhsm-local/"
+
+// Actions are what the admin API can ask of the service.
+type Actions interface {
+	Now(ctx context.Context) (time.Time, error)
+	AdvanceClock(ctx context.Context, d time.Duration) (time.Time, error)
+	SetClock(ctx context.Context, t time.Time) (time.Time, error)
+	Activate(ctx context.Context, clusterID string) (*api.Cluster, error)
+	TakeBackup(ctx context.Context, clusterID string) (*api.Backup, error)
+	Reset(ctx context.Context) error
+	StoreKind() string
+}
+
+// Health is the body of GET /_cloudhsm-local/health.
+type Health struct {
+	Status  string `json:"status"`
+	Store   string `json:"store"`
+	Version string `json:"version"`
+	Now     string `json:"now"`
+}
+
+// Clock is the body of the clock endpoints: the virtual time in RFC 3339.
+type Clock struct {
+	Now string `json:"now"`
+}
+
+// ClockChange is the body of POST /_cloudhsm-local/clock: exactly one of Advance (a Go
+// duration such as "168h") or Set (RFC 3339).
+type ClockChange struct {
+	Advance string `json:"advance,omitempty"`
+	Set     string `json:"set,omitempty"`
+}
+
+// Error is the body of every admin error response.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// maxBody caps admin request bodies.
+const maxBody = 64 << 10
+
+// NewHandler returns the admin API handler; version is reported by health.
+func NewHandler(svc Actions, version string, logger *slog.Logger) http.Handler {
+	h := &handler{svc: svc, version: version, log: logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+Prefix+"health", h.wrap(h.health))
+	mux.HandleFunc("GET "+Prefix+"clock", h.wrap(h.clock))
+	mux.HandleFunc("POST "+Prefix+"clock", h.wrap(h.moveClock))
+	mux.HandleFunc("POST "+Prefix+"clusters/{id}/activate", h.wrap(h.activate))
+	mux.HandleFunc("POST "+Prefix+"clusters/{id}/backups", h.wrap(h.takeBackup))
+	mux.HandleFunc("POST "+Prefix+"reset", h.wrap(h.reset))
+	mux.HandleFunc(Prefix, h.wrap(func(*http.Request) (any, error) {
+		return nil, statusError{http.StatusNotFound, "no such admin endpoint; see BEHAVIOUR.md §9"}
+	}))
+	return mux
+}
+
+type handler struct {
+	svc     Actions
+	version string
+	log     *slog.Logger
+}
+
+// statusError is an admin error with its HTTP status.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e statusError) Error() string { return e.msg }
+
+// wrap turns an action into a handler that writes its result or its error as JSON.
+func (h *handler) wrap(fn func(r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		out, err := fn(r)
+		status := http.StatusOK
+		if err != nil {
+			status, out = h.errorStatus(r, err), Error{Error: err.Error()}
+		}
+		body, _ := json.Marshal(out)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(append(body, '\n'))
+	}
+}
+
+func (h *handler) errorStatus(r *http.Request, err error) int {
+	var se statusError
+	switch {
+	case errors.As(err, &se):
+		return se.status
+	case errors.Is(err, service.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, service.ErrConflict):
+		return http.StatusConflict
+	}
+	h.log.Error("admin request failed", "path", r.URL.Path, "err", err)
+	return http.StatusInternalServerError
+}
+
+func (h *handler) health(r *http.Request) (any, error) {
+	now, err := h.svc.Now(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return Health{Status: "ok", Store: h.svc.StoreKind(), Version: h.version, Now: now.Format(time.RFC3339Nano)}, nil
+}
+
+func (h *handler) clock(r *http.Request) (any, error) {
+	now, err := h.svc.Now(r.Context())
+	return Clock{Now: now.Format(time.RFC3339Nano)}, err
+}
+
+func (h *handler) moveClock(r *http.Request) (any, error) {
+	var req ClockChange
+	if err := decode(r.Body, &req); err != nil {
+		return nil, err
+	}
+	var now time.Time
+	var err error
+	switch {
+	case req.Advance != "" && req.Set == "":
+		d, perr := time.ParseDuration(req.Advance)
+		if perr != nil {
+			return nil, statusError{http.StatusBadRequest, "advance must be a duration such as \"168h\" or \"30m\": " + perr.Error()}
+		}
+		now, err = h.svc.AdvanceClock(r.Context(), d)
+	case req.Set != "" && req.Advance == "":
+		t, perr := time.Parse(time.RFC3339Nano, req.Set)
+		if perr != nil {
+			return nil, statusError{http.StatusBadRequest, "set must be an RFC 3339 time such as \"2030-01-01T00:00:00Z\": " + perr.Error()}
+		}
+		now, err = h.svc.SetClock(r.Context(), t)
+	default:
+		return nil, statusError{http.StatusBadRequest, "give exactly one of {\"advance\":\"168h\"} or {\"set\":\"<RFC 3339>\"}"}
+	}
+	return Clock{Now: now.Format(time.RFC3339Nano)}, err
+}
+
+func (h *handler) activate(r *http.Request) (any, error) {
+	c, err := h.svc.Activate(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	return struct{ Cluster *api.Cluster }{c}, nil
+}
+
+func (h *handler) takeBackup(r *http.Request) (any, error) {
+	b, err := h.svc.TakeBackup(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	return struct{ Backup *api.Backup }{b}, nil
+}
+
+func (h *handler) reset(r *http.Request) (any, error) {
+	if err := h.svc.Reset(r.Context()); err != nil {
+		return nil, err
+	}
+	return map[string]string{"status": "reset"}, nil
+}
+
+// decode reads one JSON object into v, rejecting unknown fields.
+func decode(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return statusError{http.StatusBadRequest, "request body must be a JSON object: " + err.Error()}
+	}
+	return nil
+}

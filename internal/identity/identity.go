@@ -1,0 +1,208 @@
+// Package identity decides who is calling: the account and region of one API request, read from
+// the SigV4 credential scope of its Authorization header (or of a presigned URL's X-Amz-Credential
+// query parameter).
+//
+// Only permissive mode exists today (BEHAVIOUR.md §1): signatures are NOT verified; an access
+// key id of exactly 12 ASCII digits is the account id, any other key is the default account, and
+// the region comes from the credential scope. Resolver.Resolve is the single entry point, so the
+// strict mode (SigV4 verification against a credentials file) can be added behind it without
+// touching callers; it receives the whole request, and the protocol layer hands it one whose Body
+// holds the full payload, as a signature check needs.
+//
+// This package must never know the API's operations, resources, storage or wire encoding: it
+// answers "who", and nothing else.
+package identity
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+)
+
+// Defaults used when a Resolver leaves a field empty.
+const (
+	DefaultAccount = "000000000000"
+	DefaultRegion  = "us-east-1"
+)
+
+// regionPattern is the model's Region shape (spec/cloudhsmv2.smithy.json).
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d$`)
+
+// Caller is the identity of one request.
+type Caller struct {
+	// Account is the caller's 12-digit account id.
+	Account string
+	// Region is the region the request is addressed to, e.g. "us-east-1".
+	Region string
+	// AccessKeyID is the access key from the credential scope; empty for an unsigned request.
+	AccessKeyID string
+}
+
+// Resolver finds the Caller of a request. Its zero value is ready to use, with DefaultAccount and
+// DefaultRegion as fallbacks.
+type Resolver struct {
+	// DefaultRegion is the region of a request that names none; DefaultRegion when empty.
+	DefaultRegion string
+	// DefaultAccount is the account of a request whose access key is not a 12-digit account id;
+	// DefaultAccount when empty.
+	DefaultAccount string
+}
+
+// Validate reports whether the configured defaults are usable: the account must be 12 ASCII
+// digits and the region must match the model's Region pattern. Call it once at startup.
+func (r Resolver) Validate() error {
+	if a := r.defaultAccount(); !isAccountID(a) {
+		return fmt.Errorf("identity: default account %q is not a 12-digit account id", a)
+	}
+	if reg := r.defaultRegion(); !regionPattern.MatchString(reg) {
+		return fmt.Errorf("identity: default region %q is not a valid region", reg)
+	}
+	return nil
+}
+
+// Resolve returns the Caller of req (permissive mode):
+//   - credentials are taken from the Authorization header when it is present and non-blank, else
+//     from the X-Amz-Credential query parameter; an Authorization header whose scheme is not
+//     AWS4-* or that has no Credential parameter counts as no credentials;
+//   - the credential is "<access key>/<date>/<region>/<service>/aws4_request"; an access key of
+//     exactly 12 ASCII digits is the account, any other the default account;
+//   - the region is the scope's third part when the scope has all five parts, else the default;
+//     a region that does not match the model's Region pattern is a
+//     CloudHsmInvalidRequestException (*api.Error);
+//   - no credentials at all: the default account and region.
+//
+// Signatures, dates and the service name are not checked. Resolve never panics, whatever req
+// holds. Misconfigured defaults (see Validate) are reported as an internal failure.
+func (r Resolver) Resolve(req *http.Request) (Caller, error) {
+	if err := r.Validate(); err != nil {
+		return Caller{}, api.InternalFailure(err)
+	}
+	c := Caller{Account: r.defaultAccount(), Region: r.defaultRegion()}
+	cred, ok := credentialOf(req)
+	if !ok {
+		return c, nil
+	}
+	s := parseCredential(cred)
+	c.AccessKeyID = s.accessKeyID
+	if isAccountID(s.accessKeyID) {
+		c.Account = s.accessKeyID
+	}
+	if s.scoped {
+		if !regionPattern.MatchString(s.region) {
+			return Caller{}, api.Errorf(api.CodeInvalidRequest,
+				"Credential should be scoped to a valid region, not '%s'.", clip(s.region))
+		}
+		c.Region = s.region
+	}
+	return c, nil
+}
+
+func (r Resolver) defaultAccount() string {
+	if r.DefaultAccount == "" {
+		return DefaultAccount
+	}
+	return r.DefaultAccount
+}
+
+func (r Resolver) defaultRegion() string {
+	if r.DefaultRegion == "" {
+		return DefaultRegion
+	}
+	return r.DefaultRegion
+}
+
+// credentialOf returns the Credential value of req's SigV4 signature, from the Authorization
+// header or, when that is absent, from a presigned URL's query.
+func credentialOf(req *http.Request) (string, bool) {
+	if req == nil {
+		return "", false
+	}
+	if h := strings.TrimSpace(req.Header.Get("Authorization")); h != "" {
+		return parseAuthorization(h)
+	}
+	if req.URL == nil {
+		return "", false
+	}
+	if v := strings.TrimSpace(req.URL.Query().Get("X-Amz-Credential")); v != "" {
+		return v, true
+	}
+	return "", false
+}
+
+// parseAuthorization returns the Credential parameter of an Authorization header such as
+// "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-west-2/cloudhsm/aws4_request, SignedHeaders=host,
+// Signature=abc". Spacing around commas and '=' is tolerated; other schemes and a header without
+// Credential yield false.
+func parseAuthorization(h string) (string, bool) {
+	h = strings.TrimSpace(h)
+	i := strings.IndexAny(h, " \t")
+	if i < 0 || !strings.HasPrefix(h[:i], "AWS4-") {
+		return "", false
+	}
+	params := h[i+1:]
+	for p := range strings.SplitSeq(params, ",") {
+		k, v, ok := strings.Cut(p, "=")
+		if ok && strings.TrimSpace(k) == "Credential" {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// scope is a parsed SigV4 credential.
+type scope struct {
+	accessKeyID string
+	region      string
+	scoped      bool // the credential had all five parts, so region is meaningful
+}
+
+// parseCredential splits "<access key>/<date>/<region>/<service>/aws4_request".
+func parseCredential(cred string) scope {
+	akid, rest, _ := strings.Cut(cred, "/")
+	s := scope{accessKeyID: akid}
+	parts := strings.Split(rest, "/")
+	if rest != "" && len(parts) == 4 {
+		s.region, s.scoped = parts[1], true
+	}
+	return s
+}
+
+// isAccountID reports whether s is exactly 12 ASCII digits.
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// clip shortens client input echoed in an error message.
+func clip(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	return strings.ToValidUTF8(s[:limit], "") + "..."
+}
+
+// ctxKey is the context key of the Caller; unexported so only this package sets it.
+type ctxKey struct{}
+
+// WithCaller returns a copy of ctx that carries c.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// FromContext returns the Caller stored by WithCaller, and whether there was one.
+func FromContext(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(ctxKey{}).(Caller)
+	return c, ok
+}

@@ -1,0 +1,183 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+)
+
+// Transition names a timed state change whose duration can be configured.
+type Transition string
+
+// The configurable transitions.
+const (
+	ClusterCreate     Transition = "cluster-create"
+	ClusterInitialize Transition = "cluster-initialize"
+	ClusterModify     Transition = "cluster-modify"
+	ClusterDelete     Transition = "cluster-delete"
+	HSMCreate         Transition = "hsm-create"
+	HSMDelete         Transition = "hsm-delete"
+	BackupCreate      Transition = "backup-create"
+)
+
+// Transitions lists every configurable transition.
+func Transitions() []Transition {
+	return []Transition{ClusterCreate, ClusterInitialize, ClusterModify, ClusterDelete, HSMCreate, HSMDelete, BackupCreate}
+}
+
+// Config sets the durations of the lifecycle.
+type Config struct {
+	// DefaultDelay is how long each *_IN_PROGRESS state lasts unless Delays says otherwise.
+	DefaultDelay time.Duration
+	// Delays overrides DefaultDelay per transition.
+	Delays map[Transition]time.Duration
+	// PendingDeletion is how long a deleted backup stays restorable (DeleteTimestamp - now).
+	PendingDeletion time.Duration
+	// Tombstone is how long DELETED backups and clusters stay listed before they vanish.
+	Tombstone time.Duration
+	// BackupInterval is the period of automatic backups of an ACTIVE cluster.
+	BackupInterval time.Duration
+	// HsmTypeRollbackWindow is how long after an HSM-type change it could be rolled back.
+	HsmTypeRollbackWindow time.Duration
+	// AutoActivate makes INITIALIZED clusters become ACTIVE by themselves.
+	AutoActivate bool
+}
+
+// DefaultConfig returns the documented defaults: no delays, 7-day pending deletion and
+// tombstone, daily backups.
+func DefaultConfig() Config {
+	return Config{
+		PendingDeletion:       7 * 24 * time.Hour,
+		Tombstone:             7 * 24 * time.Hour,
+		BackupInterval:        24 * time.Hour,
+		HsmTypeRollbackWindow: 7 * 24 * time.Hour,
+	}
+}
+
+// Engine applies the lifecycle. It holds configuration only: all state is in the store.
+type Engine struct {
+	cfg   Config
+	clock clock.Clock
+	ids   *IDSource
+}
+
+// New returns an Engine reading wall time from clk and randomness from rand.
+func New(cfg Config, clk clock.Clock, rand io.Reader) *Engine {
+	return &Engine{cfg: cfg, clock: clk, ids: &IDSource{r: rand}}
+}
+
+// Config returns the engine's configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// IDs returns the engine's source of random identifiers.
+func (e *Engine) IDs() *IDSource { return e.ids }
+
+// Delay returns how long transition t lasts.
+func (e *Engine) Delay(t Transition) time.Duration {
+	if d, ok := e.cfg.Delays[t]; ok {
+		return d
+	}
+	return e.cfg.DefaultDelay
+}
+
+// clockOffsetSetting holds the virtual clock's offset from wall time, in milliseconds.
+const clockOffsetSetting = "clock.offset_ms"
+
+// ErrClockBackwards is returned when asked to move the virtual clock into its past.
+var ErrClockBackwards = errors.New("the virtual clock only moves forward")
+
+// Now returns the virtual time: wall time plus the offset kept in the store, truncated to the
+// millisecond (the precision of the store and of the wire).
+func (e *Engine) Now(tx store.Tx) (time.Time, error) {
+	offset, err := e.offset(tx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return e.clock.Now().Add(offset).Truncate(time.Millisecond).UTC(), nil
+}
+
+func (e *Engine) offset(tx store.Tx) (time.Duration, error) {
+	v, err := tx.Setting(clockOffsetSetting)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read clock offset: %w", err)
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("clock offset %q in store is not an integer: %w", v, err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// SetClock moves the virtual clock forward to t and applies everything that became due on the
+// way, in time order. It returns ErrClockBackwards if t is before the current virtual time.
+func (e *Engine) SetClock(tx store.Tx, t time.Time) (time.Time, error) {
+	now, err := e.Now(tx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t = t.Truncate(time.Millisecond).UTC()
+	if t.Before(now) {
+		return time.Time{}, fmt.Errorf("%w: %s is before %s", ErrClockBackwards, t.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
+	}
+	offset, err := e.offset(tx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	offset += t.Sub(now)
+	if err := tx.PutSetting(clockOffsetSetting, strconv.FormatInt(offset.Milliseconds(), 10)); err != nil {
+		return time.Time{}, fmt.Errorf("store clock offset: %w", err)
+	}
+	return t, e.Settle(tx, t)
+}
+
+// NeedsSettle reports whether some lifecycle step is due at now.
+func (e *Engine) NeedsSettle(tx store.Tx, now time.Time) (bool, error) {
+	ev, ok, err := tx.NextEvent()
+	if err != nil {
+		return false, fmt.Errorf("next lifecycle event: %w", err)
+	}
+	return ok && !ev.At.After(now), nil
+}
+
+// maxStepsPerSettle bounds one Settle, so a bug cannot loop forever inside a transaction.
+const maxStepsPerSettle = 10_000_000
+
+// Settle applies, in time order, every lifecycle step due at or before now. Each step runs at
+// its own instant: a backup that expires on day 3 of a clock jump is stamped with day 3.
+func (e *Engine) Settle(tx store.Tx, now time.Time) error {
+	for range maxStepsPerSettle {
+		ev, ok, err := tx.NextEvent()
+		if err != nil {
+			return fmt.Errorf("next lifecycle event: %w", err)
+		}
+		if !ok || ev.At.After(now) {
+			return nil
+		}
+		if err := e.apply(tx, ev); err != nil {
+			return fmt.Errorf("lifecycle step %v %s at %s: %w", ev.Kind, ev.ID, ev.At.Format(time.RFC3339), err)
+		}
+	}
+	return fmt.Errorf("lifecycle: more than %d steps due at once", maxStepsPerSettle)
+}
+
+func (e *Engine) apply(tx store.Tx, ev store.Event) error {
+	switch ev.Kind {
+	case store.EventBackup:
+		return e.backupDue(tx, ev)
+	case store.EventHSM:
+		return e.hsmDue(tx, ev)
+	case store.EventCluster:
+		return e.clusterDue(tx, ev)
+	case store.EventDailyBackup:
+		return e.dailyBackupDue(tx, ev)
+	}
+	return fmt.Errorf("unknown event kind %d", ev.Kind)
+}

@@ -1,0 +1,127 @@
+// Package server assembles cloudhsm-local from its parts — store, lifecycle engine, service,
+// the awsJson front door and the admin API — and serves it over HTTP.
+//
+// It is the only place that knows every part; it holds no state of its own beyond the open
+// store, so any number of servers can share one database.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/protocol"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
+)
+
+// Version is reported by the health endpoint.
+const Version = "0.1.0"
+
+// Config is everything a server needs; cmd/cloudhsm-local fills it from flags and environment.
+type Config struct {
+	// Store is "sqlite:PATH" or "memory".
+	Store string
+	// DefaultRegion is used for requests without a SigV4 credential scope.
+	DefaultRegion string
+	// Lifecycle sets delays and windows.
+	Lifecycle lifecycle.Config
+	// Service sets quotas and the subnet topology.
+	Service service.Config
+	// Clock is the wall clock; nil means clock.Real.
+	Clock clock.Clock
+	// Rand is the source of IDs and keys; nil means crypto/rand.
+	Rand io.Reader
+	// Logger receives request failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is an assembled cloudhsm-local.
+type Server struct {
+	store   store.Store
+	handler http.Handler
+	log     *slog.Logger
+}
+
+// New opens the store (running its migrations) and assembles the server.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ids := identity.Resolver{DefaultRegion: cfg.DefaultRegion}
+	if err := ids.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	svc := service.New(cfg.Service, st, lifecycle.New(cfg.Lifecycle, cfg.Clock, cfg.Rand))
+	mux := http.NewServeMux()
+	mux.Handle(admin.Prefix, admin.NewHandler(svc, Version, cfg.Logger))
+	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil))
+	return &Server{store: st, handler: mux, log: cfg.Logger}, nil
+}
+
+// openStore picks the backend named by a --store value.
+func openStore(ctx context.Context, dsn string) (store.Store, error) {
+	switch {
+	case dsn == "memory" || strings.HasPrefix(dsn, "sqlite:"):
+		return sqlstore.Open(ctx, dsn)
+	}
+	return nil, fmt.Errorf("unsupported --store %q: use sqlite:PATH or memory", dsn)
+}
+
+// Handler returns the HTTP handler serving both the CloudHSM API and the admin API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers requests on ln until ctx is done, then shuts down gracefully: it stops
+// accepting, lets requests in flight finish (up to drain), and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close closes the store.
+func (s *Server) Close() error { return s.store.Close() }

@@ -1,0 +1,117 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+)
+
+// The admin actions below are the emulator's own (BEHAVIOUR.md §9). They act on any account
+// and region: cluster IDs are unique across the whole store.
+
+// ErrConflict marks an admin action refused because of the current state (HTTP 409).
+var ErrConflict = errors.New("conflict")
+
+// ErrNotFound marks an admin action on a resource that does not exist (HTTP 404).
+var ErrNotFound = errors.New("not found")
+
+// Now returns the virtual time.
+func (s *Service) Now(ctx context.Context) (time.Time, error) {
+	var now time.Time
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		now, err = s.life.Now(tx)
+		return err
+	})
+	return now, err
+}
+
+// AdvanceClock moves the virtual clock forward by d and applies everything that became due.
+func (s *Service) AdvanceClock(ctx context.Context, d time.Duration) (time.Time, error) {
+	if d < 0 {
+		return time.Time{}, fmt.Errorf("%w: cannot advance the clock by a negative duration %s", ErrConflict, d)
+	}
+	return s.moveClock(ctx, func(now time.Time) time.Time { return now.Add(d) })
+}
+
+// SetClock moves the virtual clock forward to t and applies everything that became due.
+func (s *Service) SetClock(ctx context.Context, t time.Time) (time.Time, error) {
+	return s.moveClock(ctx, func(time.Time) time.Time { return t })
+}
+
+func (s *Service) moveClock(ctx context.Context, target func(now time.Time) time.Time) (time.Time, error) {
+	var moved time.Time
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+		var err error
+		moved, err = s.life.SetClock(tx, target(now))
+		if errors.Is(err, lifecycle.ErrClockBackwards) {
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+		return err
+	})
+	return moved, err
+}
+
+// adminCluster loads a cluster by ID in any account.
+func adminCluster(tx store.Tx, id string) (store.Cluster, error) {
+	c, err := tx.Cluster(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, fmt.Errorf("%w: cluster %s does not exist", ErrNotFound, id)
+	}
+	return c, err
+}
+
+// Activate makes an INITIALIZED cluster ACTIVE, as the CloudHSM CLI does, and takes a backup.
+func (s *Service) Activate(ctx context.Context, clusterID string) (*api.Cluster, error) {
+	var out *api.Cluster
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+		c, err := adminCluster(tx, clusterID)
+		if err != nil {
+			return err
+		}
+		c, err = s.life.Activate(tx, c, now)
+		if errors.Is(err, lifecycle.ErrWrongState) {
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = clusterView(tx, c)
+		return err
+	})
+	return out, err
+}
+
+// TakeBackup backs up an ACTIVE cluster now.
+func (s *Service) TakeBackup(ctx context.Context, clusterID string) (*api.Backup, error) {
+	var out *api.Backup
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+		c, err := adminCluster(tx, clusterID)
+		if err != nil {
+			return err
+		}
+		if c.State != api.ClusterStateActive {
+			return fmt.Errorf("%w: cluster %s is %s; only an ACTIVE cluster can be backed up", ErrConflict, c.ID, c.State)
+		}
+		b, err := s.life.TakeBackup(tx, c, now)
+		if err != nil {
+			return err
+		}
+		out, err = backupView(tx, b)
+		return err
+	})
+	return out, err
+}
+
+// Reset empties the store: every resource of every account, and the virtual clock's offset.
+func (s *Service) Reset(ctx context.Context) error {
+	return s.store.Update(ctx, func(tx store.Tx) error { return tx.Reset() })
+}
+
+// StoreKind names the store backend, for health output.
+func (s *Service) StoreKind() string { return s.store.Kind() }

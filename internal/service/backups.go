@@ -1,0 +1,309 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+)
+
+// backupView renders one backup with its tags.
+func backupView(tx store.Tx, b store.Backup) (*api.Backup, error) {
+	tags, err := tx.Tags(b.ID)
+	if err != nil {
+		return nil, fmt.Errorf("tags of %s: %w", b.ID, err)
+	}
+	out := toAPIBackup(b, tags[b.ID])
+	return &out, nil
+}
+
+// DeleteBackup moves a READY backup to PENDING_DELETION; it can be restored until its
+// DeleteTimestamp, seven days from now.
+func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest) (*api.DeleteBackupResponse, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.DeleteBackupResponse{}
+	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+		b, err := ownedBackup(tx, who, *in.BackupId)
+		if err != nil {
+			return err
+		}
+		if b.State != api.BackupStateReady {
+			return invalid("Backup %s is in state %s; only a backup in state READY can be deleted.", b.ID, b.State)
+		}
+		if b, err = s.life.MarkPendingDeletion(tx, b, now); err != nil {
+			return fmt.Errorf("delete backup %s: %w", b.ID, err)
+		}
+		out.Backup, err = backupView(tx, b)
+		return err
+	})
+	return out, err
+}
+
+// RestoreBackup brings a PENDING_DELETION backup back to READY before its DeleteTimestamp.
+func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupRequest) (*api.RestoreBackupResponse, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.RestoreBackupResponse{}
+	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+		b, err := ownedBackup(tx, who, *in.BackupId)
+		if err != nil {
+			return err
+		}
+		// Settle has already expired every backup whose DeleteTimestamp has passed, so a
+		// PENDING_DELETION backup here is still within its window.
+		if b.State != api.BackupStatePendingDeletion {
+			return invalid("Backup %s is in state %s; only a backup in state PENDING_DELETION can be restored.", b.ID, b.State)
+		}
+		b.State, b.DeleteAt, b.DueAt = api.BackupStateReady, time.Time{}, time.Time{}
+		if err := tx.UpdateBackup(b); err != nil {
+			return fmt.Errorf("restore backup %s: %w", b.ID, err)
+		}
+		b.Version++
+		out.Backup, err = backupView(tx, b)
+		return err
+	})
+	return out, err
+}
+
+// ModifyBackupAttributes sets NeverExpires on a backup that is not DELETED.
+func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBackupAttributesRequest) (*api.ModifyBackupAttributesResponse, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.ModifyBackupAttributesResponse{}
+	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+		b, err := ownedBackup(tx, who, *in.BackupId)
+		if err != nil {
+			return err
+		}
+		if b.State == api.BackupStateDeleted {
+			return invalid("Backup %s is in state DELETED; its attributes can no longer be changed.", b.ID)
+		}
+		b.NeverExpires = *in.NeverExpires
+		if err := tx.UpdateBackup(b); err != nil {
+			return fmt.Errorf("modify backup %s: %w", b.ID, err)
+		}
+		b.Version++
+		out.Backup, err = backupView(tx, b)
+		return err
+	})
+	return out, err
+}
+
+// CopyBackupToRegion copies a READY backup into another region of the same account.
+func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRegionRequest) (*api.CopyBackupToRegionResponse, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if *in.DestinationRegion == who.Region {
+		return nil, invalid("DestinationRegion %s is the backup's own region; choose another region.", who.Region)
+	}
+	var tags []store.Tag
+	if in.TagList != nil {
+		if tags, err = checkTags(in.TagList); err != nil {
+			return nil, err
+		}
+	}
+	out := &api.CopyBackupToRegionResponse{}
+	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+		src, err := ownedBackup(tx, who, *in.BackupId)
+		if err != nil {
+			return err
+		}
+		if src.State != api.BackupStateReady {
+			return invalid("Backup %s is in state %s; only a backup in state READY can be copied.", src.ID, src.State)
+		}
+		id, err := s.life.IDs().NewResourceID(tx, "backup")
+		if err != nil {
+			return err
+		}
+		sourceCluster := src.ClusterID
+		if sourceCluster == "" {
+			sourceCluster = src.SourceClusterID
+		}
+		cp := store.Backup{
+			ID: id, Account: who.Account, Region: *in.DestinationRegion,
+			State: api.BackupStateCreateInProgress, HsmType: src.HsmType, Mode: src.Mode,
+			CreatedAt: src.CreatedAt, CopiedAt: now,
+			SourceRegion: who.Region, SourceBackupID: src.ID, SourceClusterID: sourceCluster,
+			DueAt: now.Add(s.life.Delay(lifecycle.BackupCreate)), Version: 1,
+		}
+		if err := tx.InsertBackup(cp); err != nil {
+			return fmt.Errorf("insert copy of %s: %w", src.ID, err)
+		}
+		if in.TagList == nil {
+			srcTags, err := tx.Tags(src.ID)
+			if err != nil {
+				return fmt.Errorf("tags of %s: %w", src.ID, err)
+			}
+			tags = srcTags[src.ID]
+		}
+		if len(tags) > 0 {
+			if err := tx.PutTags(cp.ID, tags); err != nil {
+				return fmt.Errorf("tag copy %s: %w", cp.ID, err)
+			}
+		}
+		out.DestinationBackup = &api.DestinationBackup{
+			CreateTimestamp: api.NewTimestamp(src.CreatedAt),
+			SourceRegion:    ptr(who.Region),
+			SourceBackup:    ptr(src.ID),
+			SourceCluster:   optional(sourceCluster),
+		}
+		return nil
+	})
+	return out, err
+}
+
+// backupFilterKeys are the DescribeBackups filter keys, in the order errors list them.
+var backupFilterKeys = []string{"backupIds", "sourceBackupIds", "clusterIds", "states", "neverExpires"}
+
+var (
+	backupIDPattern  = regexp.MustCompile(`^backup-[2-7a-zA-Z]{11,16}$`)
+	clusterIDPattern = regexp.MustCompile(`^cluster-[2-7a-zA-Z]{11,16}$`)
+	vpcIDPattern     = regexp.MustCompile(`^vpc-[0-9a-fA-F]+$`)
+)
+
+// checkFilterValues checks every value of filter key against a pattern or a value set.
+func checkFilterValues(key string, values []string, ok func(string) bool, want string) error {
+	if len(values) == 0 {
+		return invalid("Filter %q needs at least one value.", key)
+	}
+	for _, v := range values {
+		if !ok(v) {
+			return invalid("Value %q of filter %q is not valid: expected %s.", v, key, want)
+		}
+	}
+	return nil
+}
+
+func unknownFilter(key string, valid []string) error {
+	return invalid("Filter key %q is not supported. Valid keys are: %s.", key, strings.Join(valid, ", "))
+}
+
+// backupQuery turns DescribeBackups filters into a store query.
+func backupQuery(filters map[string][]string) (store.BackupQuery, error) {
+	var q store.BackupQuery
+	for _, key := range sortedKeys(filters) {
+		values := filters[key]
+		var err error
+		switch key {
+		case "backupIds":
+			err = checkFilterValues(key, values, backupIDPattern.MatchString, "a backup ID")
+			q.IDs = values
+		case "sourceBackupIds":
+			err = checkFilterValues(key, values, backupIDPattern.MatchString, "a backup ID")
+			q.SourceBackupIDs = values
+		case "clusterIds":
+			err = checkFilterValues(key, values, clusterIDPattern.MatchString, "a cluster ID")
+			q.ClusterIDs = values
+		case "states":
+			err = checkFilterValues(key, values, isOneOf(api.BackupStateValues()), "one of "+strings.Join(api.BackupStateValues(), ", "))
+			q.States = values
+		case "neverExpires":
+			err = checkFilterValues(key, values, isOneOf([]string{"true", "false"}), `"true" or "false"`)
+			if err == nil && !(slices.Contains(values, "true") && slices.Contains(values, "false")) {
+				q.NeverExpires = ptr(values[0] == "true")
+			}
+		default:
+			err = unknownFilter(key, backupFilterKeys)
+		}
+		if err != nil {
+			return q, err
+		}
+	}
+	return q, nil
+}
+
+func isOneOf(values []string) func(string) bool {
+	return func(v string) bool { return slices.Contains(values, v) }
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// filterScope renders filters canonically, to bind a NextToken to them.
+func filterScope(filters map[string][]string) string {
+	var b strings.Builder
+	for _, k := range sortedKeys(filters) {
+		b.WriteString(k + "=" + strings.Join(filters[k], ",") + ";")
+	}
+	return b.String()
+}
+
+// DescribeBackups lists the caller's backups in its region (or those shared with it), newest
+// first unless SortAscending, filtered and paginated.
+func (s *Service) DescribeBackups(ctx context.Context, in *api.DescribeBackupsRequest) (*api.DescribeBackupsResponse, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q, err := backupQuery(in.Filters)
+	if err != nil {
+		return nil, err
+	}
+	shared := in.Shared != nil && *in.Shared
+	q.Account, q.Region = who.Account, who.Region
+	if shared {
+		q.SharedWith = who.Account
+	}
+	q.Ascending = in.SortAscending != nil && *in.SortAscending
+	q.Limit = 50
+	if in.MaxResults != nil {
+		q.Limit = int(*in.MaxResults)
+	}
+	out := &api.DescribeBackupsResponse{Backups: []api.Backup{}}
+	err = s.read(ctx, func(tx store.Tx, now time.Time) error {
+		p, err := newPager(tx, s.life.IDs(), "DescribeBackups", who.Account, who.Region,
+			filterScope(in.Filters), strconv.FormatBool(q.Ascending), strconv.FormatBool(shared))
+		if err != nil {
+			return err
+		}
+		if q.After, err = p.cursor(in.NextToken); err != nil {
+			return err
+		}
+		limit := q.Limit
+		q.Limit++ // one more tells whether another page follows
+		backups, err := tx.Backups(q)
+		if err != nil {
+			return fmt.Errorf("list backups: %w", err)
+		}
+		if len(backups) > limit {
+			backups = backups[:limit]
+			last := backups[limit-1]
+			out.NextToken = ptr(p.token(store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}))
+		}
+		ids := make([]string, len(backups))
+		for i, b := range backups {
+			ids[i] = b.ID
+		}
+		tags, err := tx.Tags(ids...)
+		if err != nil {
+			return fmt.Errorf("tags of backups: %w", err)
+		}
+		for _, b := range backups {
+			out.Backups = append(out.Backups, toAPIBackup(b, tags[b.ID]))
+		}
+		return nil
+	})
+	return out, err
+}

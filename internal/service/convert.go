@@ -1,0 +1,130 @@
+package service
+
+import (
+	"strconv"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+)
+
+// arn returns the ARN of a resource ("backup", "cluster") of an account and region.
+func arn(region, account, kind, id string) string {
+	return "arn:aws:cloudhsm:" + region + ":" + account + ":" + kind + "/" + id
+}
+
+// optional returns nil for "", else a pointer to s.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func toAPITags(tags []store.Tag) []api.Tag {
+	out := make([]api.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = api.Tag{Key: ptr(t.Key), Value: ptr(t.Value)}
+	}
+	return out
+}
+
+func fromAPITags(tags []api.Tag) []store.Tag {
+	out := make([]store.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = store.Tag{Key: str(t.Key), Value: str(t.Value)}
+	}
+	return out
+}
+
+// toAPIBackup renders a stored backup as the API shows it.
+func toAPIBackup(b store.Backup, tags []store.Tag) api.Backup {
+	out := api.Backup{
+		BackupId:        ptr(b.ID),
+		BackupArn:       ptr(arn(b.Region, b.Account, "backup", b.ID)),
+		BackupState:     ptr(b.State),
+		ClusterId:       optional(b.ClusterID),
+		CreateTimestamp: api.NewTimestamp(b.CreatedAt),
+		HsmType:         optional(b.HsmType),
+		Mode:            optional(b.Mode),
+		NeverExpires:    ptr(b.NeverExpires),
+		SourceRegion:    optional(b.SourceRegion),
+		SourceBackup:    optional(b.SourceBackupID),
+		SourceCluster:   optional(b.SourceClusterID),
+		TagList:         toAPITags(tags),
+	}
+	if !b.DeleteAt.IsZero() {
+		out.DeleteTimestamp = api.NewTimestamp(b.DeleteAt)
+	}
+	if !b.CopiedAt.IsZero() {
+		out.CopyTimestamp = api.NewTimestamp(b.CopiedAt)
+	}
+	return out
+}
+
+// toAPICluster renders a stored cluster and its HSMs as the API shows them.
+func toAPICluster(c store.Cluster, hsms []store.HSM, tags []store.Tag) api.Cluster {
+	out := api.Cluster{
+		BackupPolicy: ptr(api.BackupPolicyDefault),
+		BackupRetentionPolicy: &api.BackupRetentionPolicy{
+			Type:  ptr(api.BackupRetentionTypeDays),
+			Value: ptr(strconv.Itoa(c.RetentionDays)),
+		},
+		ClusterId:       ptr(c.ID),
+		CreateTimestamp: api.NewTimestamp(c.CreatedAt),
+		Hsms:            make([]api.Hsm, 0, len(hsms)),
+		HsmType:         optional(c.HsmType),
+		Mode:            optional(c.Mode),
+		NetworkType:     optional(c.NetworkType),
+		PreCoPassword:   optional(c.PreCoPassword),
+		SecurityGroup:   optional(c.SecurityGroup),
+		SourceBackupId:  optional(c.SourceBackupID),
+		State:           ptr(c.State),
+		StateMessage:    optional(c.StateMessage),
+		SubnetMapping:   c.SubnetMapping,
+		VpcId:           optional(c.VpcID),
+		TagList:         toAPITags(tags),
+	}
+	for _, h := range hsms {
+		out.Hsms = append(out.Hsms, toAPIHsm(h))
+	}
+	if !c.HsmTypeRollbackAt.IsZero() {
+		out.HsmTypeRollbackExpiration = api.NewTimestamp(c.HsmTypeRollbackAt)
+	}
+	if certs := toAPICertificates(c); certs != nil {
+		out.Certificates = certs
+	}
+	return out
+}
+
+// toAPICertificates shows a cluster's certificates; the CSR only while it is UNINITIALIZED,
+// and never the private key.
+func toAPICertificates(c store.Cluster) *api.Certificates {
+	cs := c.Certificates
+	out := api.Certificates{
+		HsmCertificate:                  optional(cs.HsmCertificate),
+		AwsHardwareCertificate:          optional(cs.AwsHardwareCertificate),
+		ManufacturerHardwareCertificate: optional(cs.ManufacturerHardwareCertificate),
+		ClusterCertificate:              optional(cs.ClusterCertificate),
+	}
+	if c.State == api.ClusterStateUninitialized {
+		out.ClusterCsr = optional(cs.ClusterCsr)
+	}
+	if out == (api.Certificates{}) {
+		return nil
+	}
+	return &out
+}
+
+func toAPIHsm(h store.HSM) api.Hsm {
+	return api.Hsm{
+		HsmId:            ptr(h.ID),
+		ClusterId:        ptr(h.ClusterID),
+		AvailabilityZone: optional(h.AvailabilityZone),
+		SubnetId:         optional(h.SubnetID),
+		EniId:            optional(h.EniID),
+		EniIp:            optional(h.EniIP),
+		HsmType:          optional(h.HsmType),
+		State:            ptr(h.State),
+		StateMessage:     optional(h.StateMessage),
+	}
+}

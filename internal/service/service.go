@@ -1,0 +1,149 @@
+// Package service implements the 18 CloudHSM v2 operations and the emulator's admin actions.
+//
+// Each operation validates what the model cannot express, then — in one store transaction —
+// settles due lifecycle steps, loads what it needs, checks preconditions and applies the change.
+// A failed check writes nothing. Operations return *api.Error for everything the caller did
+// wrong; any other error is an internal failure.
+//
+// This package must never know HTTP, parse credentials or touch the wall clock: the caller's
+// identity arrives in the context (package identity) and time comes from the lifecycle engine.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/topology"
+)
+
+// Config holds the service's limits and helpers.
+type Config struct {
+	// Topology places subnets; the zero value uses the deterministic default.
+	Topology topology.Topology
+	// MaxClusters is the quota of clusters per account and region (not counting DELETED ones).
+	MaxClusters int
+	// MaxHSMsPerCluster is the quota of HSMs in one cluster.
+	MaxHSMsPerCluster int
+}
+
+// DefaultConfig returns the default quotas.
+func DefaultConfig() Config {
+	return Config{MaxClusters: 50, MaxHSMsPerCluster: 28}
+}
+
+// Service implements api.Service on a store.
+type Service struct {
+	cfg   Config
+	store store.Store
+	life  *lifecycle.Engine
+}
+
+var _ api.Service = (*Service)(nil)
+
+// New returns a Service.
+func New(cfg Config, st store.Store, life *lifecycle.Engine) *Service {
+	return &Service{cfg: cfg, store: st, life: life}
+}
+
+// caller returns the identity the protocol layer put in ctx.
+func caller(ctx context.Context) (identity.Caller, error) {
+	c, ok := identity.FromContext(ctx)
+	if !ok {
+		return identity.Caller{}, errors.New("service: no caller identity in context")
+	}
+	return c, nil
+}
+
+// op is the body of an operation: it runs inside a transaction at virtual time now.
+type op func(tx store.Tx, now time.Time) error
+
+// update runs fn in a read-write transaction after settling everything due.
+func (s *Service) update(ctx context.Context, fn op) error {
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		now, err := s.life.Now(tx)
+		if err != nil {
+			return err
+		}
+		if err := s.life.Settle(tx, now); err != nil {
+			return err
+		}
+		return fn(tx, now)
+	})
+}
+
+// errSettleFirst aborts a read-only attempt that found lifecycle steps due.
+var errSettleFirst = errors.New("lifecycle steps are due")
+
+// read runs fn in a read-only transaction when nothing is due, which is the common case and
+// lets reads run in parallel; otherwise it settles and runs fn in a read-write transaction.
+func (s *Service) read(ctx context.Context, fn op) error {
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		now, err := s.life.Now(tx)
+		if err != nil {
+			return err
+		}
+		due, err := s.life.NeedsSettle(tx, now)
+		if err != nil {
+			return err
+		}
+		if due {
+			return errSettleFirst
+		}
+		return fn(tx, now)
+	})
+	if errors.Is(err, errSettleFirst) {
+		return s.update(ctx, fn)
+	}
+	return err
+}
+
+// notFound builds the error for an ID that is unknown to the caller.
+func notFound(kind, id string) *api.Error {
+	return api.Errorf(api.CodeResourceNotFound, "%s %s not found.", kind, id)
+}
+
+// invalid builds a CloudHsmInvalidRequestException.
+func invalid(format string, args ...any) *api.Error {
+	return api.Errorf(api.CodeInvalidRequest, format, args...)
+}
+
+// ownedBackup loads a backup that belongs to the caller's account and region.
+func ownedBackup(tx store.Tx, who identity.Caller, id string) (store.Backup, error) {
+	b, err := tx.Backup(id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (b.Account != who.Account || b.Region != who.Region)) {
+		return store.Backup{}, notFound("Backup", id)
+	}
+	if err != nil {
+		return store.Backup{}, fmt.Errorf("load backup %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// ownedCluster loads a cluster that belongs to the caller's account and region.
+func ownedCluster(tx store.Tx, who identity.Caller, id string) (store.Cluster, error) {
+	c, err := tx.Cluster(id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.Account != who.Account || c.Region != who.Region)) {
+		return store.Cluster{}, notFound("Cluster", id)
+	}
+	if err != nil {
+		return store.Cluster{}, fmt.Errorf("load cluster %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// ptr returns a pointer to v, for optional response members.
+func ptr[T any](v T) *T { return &v }
+
+// str returns *s, or "" when s is nil.
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,219 @@
+package sqlstore
+
+import (
+	"strings"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+)
+
+// All the store's DML, in portable SQL with `?` placeholders (see dialect.rebind). Literals
+// such as 'ACTIVE' are written inline where a partial index depends on them: a planner can
+// only prove a partial index applies from a constant.
+
+const (
+	qSetting     = `SELECT value FROM settings WHERE name = ?`
+	qPutSetting  = `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+	qInitSetting = `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`
+
+	qReserveID = `INSERT INTO reserved_ids (id) VALUES (?) ON CONFLICT (id) DO NOTHING`
+
+	// The NextEvent candidates: each is one step down a partial index.
+	qNextBackupEvent  = `SELECT id, due_at FROM backups WHERE due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`
+	qNextHSMEvent     = `SELECT id, due_at FROM hsms WHERE due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`
+	qNextClusterEvent = `SELECT id, due_at FROM clusters WHERE due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`
+	qNextDailyBackup  = `SELECT id, next_backup_at FROM clusters WHERE state = 'ACTIVE' AND next_backup_at IS NOT NULL ORDER BY next_backup_at, id LIMIT 1`
+)
+
+// Backups.
+const (
+	backupColumns = `id, account, region, cluster_id, state, hsm_type, mode, never_expires, created_at,
+	delete_at, copied_at, source_region, source_backup_id, source_cluster_id, due_at, version`
+
+	qBackup       = `SELECT ` + backupColumns + ` FROM backups WHERE id = ?`
+	qBackupExists = `SELECT COUNT(*) FROM backups WHERE id = ?`
+	qInsertBackup = `INSERT INTO backups (` + backupColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`
+	qUpdateBackup = `UPDATE backups SET account = ?, region = ?, cluster_id = ?, state = ?, hsm_type = ?,
+	mode = ?, never_expires = ?, created_at = ?, delete_at = ?, copied_at = ?, source_region = ?,
+	source_backup_id = ?, source_cluster_id = ?, due_at = ?, version = version + 1
+	WHERE id = ? AND version = ?`
+	qDeleteBackup = `DELETE FROM backups WHERE id = ?`
+)
+
+// Clusters.
+const (
+	clusterColumns = `id, account, region, state, state_message, hsm_type, mode, network_type,
+	retention_days, source_backup_id, vpc_id, security_group, subnet_mapping, pre_co_password,
+	created_at, hsm_type_rollback_at, certificates, due_at, next_backup_at, version`
+
+	qCluster       = `SELECT ` + clusterColumns + ` FROM clusters WHERE id = ?`
+	qClusterExists = `SELECT COUNT(*) FROM clusters WHERE id = ?`
+	qInsertCluster = `INSERT INTO clusters (` + clusterColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`
+	qUpdateCluster = `UPDATE clusters SET account = ?, region = ?, state = ?, state_message = ?,
+	hsm_type = ?, mode = ?, network_type = ?, retention_days = ?, source_backup_id = ?, vpc_id = ?,
+	security_group = ?, subnet_mapping = ?, pre_co_password = ?, created_at = ?,
+	hsm_type_rollback_at = ?, certificates = ?, due_at = ?, next_backup_at = ?, version = version + 1
+	WHERE id = ? AND version = ?`
+	qDeleteCluster = `DELETE FROM clusters WHERE id = ?`
+	qCountClusters = `SELECT COUNT(*) FROM clusters WHERE account = ? AND region = ? AND state <> 'DELETED'`
+)
+
+// HSMs.
+const (
+	hsmColumns = `id, cluster_id, availability_zone, subnet_id, eni_id, eni_ip, hsm_type, state,
+	state_message, created_at, due_at`
+
+	qHSM       = `SELECT ` + hsmColumns + ` FROM hsms WHERE id = ?`
+	qInsertHSM = `INSERT INTO hsms (` + hsmColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	qUpdateHSM = `UPDATE hsms SET cluster_id = ?, availability_zone = ?, subnet_id = ?, eni_id = ?,
+	eni_ip = ?, hsm_type = ?, state = ?, state_message = ?, created_at = ?, due_at = ?
+	WHERE id = ?`
+	qDeleteHSM = `DELETE FROM hsms WHERE id = ?`
+)
+
+// Subnets.
+const (
+	qSubnet = `SELECT account, region, id, vpc_id, availability_zone FROM subnets
+	WHERE account = ? AND region = ? AND id = ?`
+	qInsertSubnet = `INSERT INTO subnets (account, region, id, vpc_id, availability_zone)
+	VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, region, id) DO NOTHING`
+	qCountSubnets = `SELECT COUNT(*) FROM subnets WHERE account = ? AND region = ?`
+)
+
+// Tags.
+const (
+	qPutTag = `INSERT INTO tags (resource_id, tag_key, tag_value) VALUES (?, ?, ?)
+	ON CONFLICT (resource_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`
+	qDeleteAllTags = `DELETE FROM tags WHERE resource_id = ?`
+)
+
+// Policies.
+const (
+	qPolicy       = `SELECT document FROM policies WHERE backup_id = ?`
+	qPolicyGrants = `SELECT account, can_describe, can_create_cluster FROM policy_grants
+	WHERE backup_id = ? ORDER BY ord`
+	qPutPolicy = `INSERT INTO policies (backup_id, document) VALUES (?, ?)
+	ON CONFLICT (backup_id) DO UPDATE SET document = excluded.document`
+	qInsertGrant = `INSERT INTO policy_grants (backup_id, ord, account, can_describe, can_create_cluster)
+	VALUES (?, ?, ?, ?, ?)`
+	qDeletePolicy = `DELETE FROM policies WHERE backup_id = ?`
+	qDeleteGrants = `DELETE FROM policy_grants WHERE backup_id = ?`
+)
+
+// resetTables are emptied by Reset; schema_migrations is not among them.
+var resetTables = []string{
+	"settings", "reserved_ids", "backups", "clusters", "hsms", "subnets", "tags",
+	"policies", "policy_grants",
+}
+
+// query accumulates a SELECT's text and arguments.
+type query struct {
+	sql  strings.Builder
+	args []any
+}
+
+// add appends SQL text and its arguments.
+func (q *query) add(text string, args ...any) {
+	q.sql.WriteString(text)
+	q.args = append(q.args, args...)
+}
+
+// in appends " AND col IN (?, ...)" for a non-empty list; an empty list does not filter.
+func (q *query) in(col string, values []string) {
+	if len(values) == 0 {
+		return
+	}
+	q.sql.WriteString(" AND ")
+	q.sql.WriteString(col)
+	q.sql.WriteString(" IN (")
+	for i, v := range values {
+		if i > 0 {
+			q.sql.WriteString(", ")
+		}
+		q.sql.WriteByte('?')
+		q.args = append(q.args, v)
+	}
+	q.sql.WriteByte(')')
+}
+
+// page appends the keyset condition, the (created_at, id) order and the limit.
+func (q *query) page(after *store.Cursor, ascending bool, limit int) {
+	cmp, dir := " < ", " DESC"
+	if ascending {
+		cmp, dir = " > ", ""
+	}
+	if after != nil {
+		q.add(" AND (created_at, id)"+cmp+"(?, ?)", msNotNull(after.CreatedAt), after.ID)
+	}
+	q.add(" ORDER BY created_at" + dir + ", id" + dir)
+	if limit > 0 {
+		q.add(" LIMIT ?", limit)
+	}
+}
+
+// placeholders returns "?, ?, ..." for n values and the values as arguments.
+func placeholders(values []string) (string, []any) {
+	var b strings.Builder
+	args := make([]any, len(values))
+	for i, v := range values {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('?')
+		args[i] = v
+	}
+	return b.String(), args
+}
+
+// backupsQuery builds the SELECT for Tx.Backups.
+func backupsQuery(bq store.BackupQuery) (string, []any) {
+	var q query
+	q.add(`SELECT ` + backupColumns + ` FROM backups WHERE `)
+	if bq.SharedWith != "" {
+		q.add(`region = ? AND account <> ? AND id IN (SELECT backup_id FROM policy_grants WHERE account = ? AND can_describe = ?)`,
+			bq.Region, bq.SharedWith, bq.SharedWith, true)
+	} else {
+		q.add(`account = ? AND region = ?`, bq.Account, bq.Region)
+	}
+	q.in("id", bq.IDs)
+	q.in("source_backup_id", bq.SourceBackupIDs)
+	q.in("cluster_id", bq.ClusterIDs)
+	q.in("state", bq.States)
+	if bq.NeverExpires != nil {
+		q.add(` AND never_expires = ?`, *bq.NeverExpires)
+	}
+	q.page(bq.After, bq.Ascending, bq.Limit)
+	return q.sql.String(), q.args
+}
+
+// clustersQuery builds the SELECT for Tx.Clusters.
+func clustersQuery(cq store.ClusterQuery) (string, []any) {
+	var q query
+	q.add(`SELECT `+clusterColumns+` FROM clusters WHERE account = ? AND region = ?`, cq.Account, cq.Region)
+	q.in("id", cq.IDs)
+	q.in("vpc_id", cq.VpcIDs)
+	q.in("state", cq.States)
+	q.page(cq.After, true, cq.Limit)
+	return q.sql.String(), q.args
+}
+
+// hsmsQuery builds the SELECT for Tx.HSMs.
+func hsmsQuery(clusterIDs []string) (string, []any) {
+	ph, args := placeholders(clusterIDs)
+	return `SELECT ` + hsmColumns + ` FROM hsms WHERE cluster_id IN (` + ph + `) ORDER BY created_at, id`, args
+}
+
+// tagsQuery builds the SELECT for Tx.Tags.
+func tagsQuery(resourceIDs []string) (string, []any) {
+	ph, args := placeholders(resourceIDs)
+	return `SELECT resource_id, tag_key, tag_value FROM tags WHERE resource_id IN (` + ph + `)
+	ORDER BY resource_id, tag_key`, args
+}
+
+// deleteTagsQuery builds the DELETE for Tx.DeleteTags.
+func deleteTagsQuery(resourceID string, keys []string) (string, []any) {
+	ph, args := placeholders(keys)
+	return `DELETE FROM tags WHERE resource_id = ? AND tag_key IN (` + ph + `)`, append([]any{resourceID}, args...)
+}

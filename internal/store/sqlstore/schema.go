@@ -1,0 +1,209 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// migration is one step of the schema. Versions start at 1 and follow each other; a migration
+// is applied once, in its own transaction, and recorded in schema_migrations. Migrations are
+// never edited once released: a change to the schema is a new migration at the end.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations is the schema, oldest first. The DDL is portable (TEXT, BIGINT, INTEGER, BOOLEAN,
+// partial indexes) so that SQLite and PostgreSQL can share it. Times are BIGINT unix
+// milliseconds in UTC, NULL when absent; created_at is NOT NULL because it is a sort key (a
+// zero CreatedAt is stored as the zero time's millisecond value and reads back as zero). The
+// statements deliberately lack IF NOT EXISTS: applying a migration twice is an error, not a
+// silent no-op.
+var migrations = []migration{
+	{version: 1, name: "initial schema", sql: schemaV1},
+}
+
+// createMigrationsTable records which migrations have been applied.
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER PRIMARY KEY,
+	name    TEXT NOT NULL
+)`
+
+const schemaV1 = `
+CREATE TABLE settings (
+	name  TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+
+CREATE TABLE reserved_ids (
+	id TEXT PRIMARY KEY
+);
+
+CREATE TABLE backups (
+	id                TEXT PRIMARY KEY,
+	account           TEXT NOT NULL,
+	region            TEXT NOT NULL,
+	cluster_id        TEXT NOT NULL,
+	state             TEXT NOT NULL,
+	hsm_type          TEXT NOT NULL,
+	mode              TEXT NOT NULL,
+	never_expires     BOOLEAN NOT NULL,
+	created_at        BIGINT NOT NULL,
+	delete_at         BIGINT,
+	copied_at         BIGINT,
+	source_region     TEXT NOT NULL,
+	source_backup_id  TEXT NOT NULL,
+	source_cluster_id TEXT NOT NULL,
+	due_at            BIGINT,
+	version           BIGINT NOT NULL
+);
+CREATE INDEX backups_by_owner ON backups (account, region, created_at, id);
+CREATE INDEX backups_by_cluster ON backups (cluster_id, created_at, id);
+CREATE INDEX backups_by_source ON backups (source_backup_id, created_at, id);
+CREATE INDEX backups_by_state ON backups (state, created_at, id);
+CREATE INDEX backups_by_due ON backups (due_at, id) WHERE due_at IS NOT NULL;
+
+CREATE TABLE clusters (
+	id                   TEXT PRIMARY KEY,
+	account              TEXT NOT NULL,
+	region               TEXT NOT NULL,
+	state                TEXT NOT NULL,
+	state_message        TEXT NOT NULL,
+	hsm_type             TEXT NOT NULL,
+	mode                 TEXT NOT NULL,
+	network_type         TEXT NOT NULL,
+	retention_days       INTEGER NOT NULL,
+	source_backup_id     TEXT NOT NULL,
+	vpc_id               TEXT NOT NULL,
+	security_group       TEXT NOT NULL,
+	subnet_mapping       TEXT,
+	pre_co_password      TEXT NOT NULL,
+	created_at           BIGINT NOT NULL,
+	hsm_type_rollback_at BIGINT,
+	certificates         TEXT,
+	due_at               BIGINT,
+	next_backup_at       BIGINT,
+	version              BIGINT NOT NULL
+);
+CREATE INDEX clusters_by_owner ON clusters (account, region, created_at, id);
+CREATE INDEX clusters_by_due ON clusters (due_at, id) WHERE due_at IS NOT NULL;
+CREATE INDEX clusters_by_next_backup ON clusters (next_backup_at, id)
+	WHERE state = 'ACTIVE' AND next_backup_at IS NOT NULL;
+
+CREATE TABLE hsms (
+	id                TEXT PRIMARY KEY,
+	cluster_id        TEXT NOT NULL,
+	availability_zone TEXT NOT NULL,
+	subnet_id         TEXT NOT NULL,
+	eni_id            TEXT NOT NULL,
+	eni_ip            TEXT NOT NULL,
+	hsm_type          TEXT NOT NULL,
+	state             TEXT NOT NULL,
+	state_message     TEXT NOT NULL,
+	created_at        BIGINT NOT NULL,
+	due_at            BIGINT
+);
+CREATE INDEX hsms_by_cluster ON hsms (cluster_id, created_at, id);
+CREATE INDEX hsms_by_due ON hsms (due_at, id) WHERE due_at IS NOT NULL;
+
+CREATE TABLE subnets (
+	account           TEXT NOT NULL,
+	region            TEXT NOT NULL,
+	id                TEXT NOT NULL,
+	vpc_id            TEXT NOT NULL,
+	availability_zone TEXT NOT NULL,
+	PRIMARY KEY (account, region, id)
+);
+
+CREATE TABLE tags (
+	resource_id TEXT NOT NULL,
+	tag_key     TEXT NOT NULL,
+	tag_value   TEXT NOT NULL,
+	PRIMARY KEY (resource_id, tag_key)
+);
+
+CREATE TABLE policies (
+	backup_id TEXT PRIMARY KEY,
+	document  TEXT NOT NULL
+);
+
+CREATE TABLE policy_grants (
+	backup_id          TEXT NOT NULL,
+	ord                INTEGER NOT NULL,
+	account            TEXT NOT NULL,
+	can_describe       BOOLEAN NOT NULL,
+	can_create_cluster BOOLEAN NOT NULL,
+	PRIMARY KEY (backup_id, ord)
+);
+CREATE INDEX policy_grants_by_account ON policy_grants (account, backup_id);
+`
+
+// migrate brings the database up to the newest migration. Each migration runs in its own
+// write transaction that first re-checks whether it is applied, so two processes opening the
+// same database at once apply it once between them.
+func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
+	for _, m := range migrations {
+		if err := applyMigration(ctx, db, d, m); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+// applyMigration applies m unless schema_migrations says it already is.
+func applyMigration(ctx context.Context, db *sql.DB, d *dialect, m migration) (err error) {
+	tx, err := db.BeginTx(ctx, d.writeTx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, ignoreDone(tx.Rollback()))
+		}
+	}()
+	if d.migrationLock != "" {
+		if _, err := tx.ExecContext(ctx, d.migrationLock); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var newest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&newest); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if latest := migrations[len(migrations)-1].version; newest.Int64 > int64(latest) {
+		return fmt.Errorf("database schema version %d is newer than this program's %d", newest.Int64, latest)
+	}
+	var applied int
+	q := d.rebind("SELECT COUNT(*) FROM schema_migrations WHERE version = ?")
+	if err := tx.QueryRowContext(ctx, q, m.version).Scan(&applied); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	if applied > 0 {
+		return ignoreDone(tx.Rollback())
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	q = d.rebind("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")
+	if _, err := tx.ExecContext(ctx, q, m.version, m.name); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// ignoreDone drops sql.ErrTxDone, which a rollback after a failed commit may return.
+func ignoreDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}

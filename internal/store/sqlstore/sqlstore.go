@@ -1,0 +1,198 @@
+// Package sqlstore implements store.Store over database/sql.
+//
+// It runs on SQLite today (the pure-Go driver modernc.org/sqlite) and is laid out so that a
+// PostgreSQL dialect can be added beside it: every statement lives in queries.go and schema.go
+// as portable SQL with `?` placeholders, and the few differences between databases —
+// placeholder style, how a serializable transaction begins, the migration lock, which errors
+// mean "retry" — are fields of a dialect (dialect.go).
+//
+// A file database ("sqlite:PATH") is opened with two connection pools: a writer with exactly
+// one connection, whose transactions begin IMMEDIATE so that Update transactions are
+// serializable (also across processes sharing the file), and a pool of query_only readers
+// for View, which in WAL mode read a consistent snapshot without blocking the writer. An
+// in-memory database ("memory") has a single connection used for both.
+//
+// The schema is created and upgraded at Open by an ordered list of migrations recorded in the
+// schema_migrations table. Times are stored as unix milliseconds in UTC.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Connection settings of a file database.
+const (
+	busyTimeoutMs = 5000 // how long a connection waits for another's lock before SQLITE_BUSY
+	readerConns   = 4    // size of the View pool
+	maxAttempts   = 5    // Update runs fn at most this often when the dialect asks to retry
+)
+
+// errReadOnly is returned by every write attempted through the Tx of a View.
+var errReadOnly = errors.New("sqlstore: write through a read-only (View) transaction")
+
+// Store is a store.Store backed by a SQL database. It holds no state of its own besides its
+// connection pools, so several processes may share one database file.
+type Store struct {
+	kind   string
+	d      *dialect
+	writer *sql.DB // Update; exactly one connection for SQLite
+	reader *sql.DB // View; the same pool as writer in memory mode
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the store named by dsn and brings its schema up to date:
+//
+//   - "sqlite:PATH": a SQLite database file, created if missing (its directory must exist);
+//   - "memory": a fresh private in-memory SQLite database, lost on Close.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	switch {
+	case dsn == "memory":
+		return openMemory(ctx)
+	case strings.HasPrefix(dsn, "sqlite:") && len(dsn) > len("sqlite:"):
+		return openFile(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	default:
+		return nil, fmt.Errorf("unsupported store %q: use sqlite:PATH or memory", dsn)
+	}
+}
+
+// openMemory opens a private in-memory database on one connection that is never recycled
+// (closing it would lose the data).
+func openMemory(ctx context.Context) (*Store, error) {
+	db, err := sql.Open(sqliteDialect.name, ":memory:")
+	if err != nil {
+		return nil, fmt.Errorf("open memory store: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, db, sqliteDialect); err != nil {
+		return nil, errors.Join(fmt.Errorf("open memory store: %w", err), db.Close())
+	}
+	return &Store{kind: "memory", d: sqliteDialect, writer: db, reader: db}, nil
+}
+
+// openFile opens the writer, migrates, then opens the readers.
+func openFile(ctx context.Context, path string) (*Store, error) {
+	writer, err := openPool(ctx, sqliteURI(path, url.Values{
+		"_busy_timeout": {fmt.Sprint(busyTimeoutMs)},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"NORMAL"},
+		"_txlock":       {"immediate"},
+	}), 1)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: writer: %w", path, err)
+	}
+	if err := migrate(ctx, writer, sqliteDialect); err != nil {
+		return nil, errors.Join(fmt.Errorf("open sqlite store %s: %w", path, err), writer.Close())
+	}
+	reader, err := openPool(ctx, sqliteURI(path, url.Values{
+		"_busy_timeout": {fmt.Sprint(busyTimeoutMs)},
+		"_synchronous":  {"NORMAL"},
+		"_query_only":   {"1"},
+	}), readerConns)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open sqlite store %s: readers: %w", path, err), writer.Close())
+	}
+	return &Store{kind: "sqlite", d: sqliteDialect, writer: writer, reader: reader}, nil
+}
+
+// openPool opens a pool of at most conns connections and checks that one can be made.
+func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
+	db, err := sql.Open(sqliteDialect.name, dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	if err := db.PingContext(ctx); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return db, nil
+}
+
+// sqliteURI builds a file: URI for path with the driver parameters in params. The path is
+// percent-escaped where a URI would misread it.
+func sqliteURI(path string, params url.Values) string {
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + escaped + "?" + params.Encode()
+}
+
+// Kind returns "sqlite" for a file database and "memory" for an in-memory one.
+func (s *Store) Kind() string { return s.kind }
+
+// Close closes the connection pools. The Store must not be used afterwards.
+func (s *Store) Close() error {
+	var errs []error
+	if s.reader != s.writer {
+		if err := s.reader.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s store readers: %w", s.kind, err))
+		}
+	}
+	if err := s.writer.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close %s store writer: %w", s.kind, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Update runs fn in one serializable read-write transaction and commits it if fn returns nil.
+// If fn fails, the transaction is rolled back and fn's error is returned unchanged. Backend
+// failures are wrapped. fn may run again if the dialect reports a serialization failure.
+//
+// In memory mode the store has one connection: fn must not call View or Update itself.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.run(ctx, s.writer, s.d.writeTx, false, fn)
+		if err == nil || s.d.retryable == nil || attempt >= maxAttempts || !s.d.retryable(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// View runs fn in a read-only transaction that sees one consistent snapshot. Every write
+// through its Tx fails.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, s.reader, s.d.readTx, true, fn)
+}
+
+// run is one transaction of Update or View.
+func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOnly bool, fn func(store.Tx) error) error {
+	what := "update"
+	if readOnly {
+		what = "view"
+	}
+	sqlTx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("%s store: begin %s: %w", s.kind, what, err)
+	}
+	done := false
+	defer func() {
+		if !done { // fn panicked: do not leave the connection inside a transaction
+			_ = sqlTx.Rollback()
+		}
+	}()
+	t := &tx{ctx: ctx, tx: sqlTx, d: s.d, readOnly: readOnly}
+	if err := fn(t); err != nil {
+		done = true
+		_ = sqlTx.Rollback() // fn's error is the one that matters
+		return err
+	}
+	done = true
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("%s store: commit %s: %w", s.kind, what, err)
+	}
+	return nil
+}

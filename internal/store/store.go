@@ -1,0 +1,265 @@
+// Package store defines where cloudhsm-local keeps its state: one Store interface whose
+// contract every backend (SQLite, PostgreSQL) meets, and the records it holds.
+//
+// The store knows rows, not rules: it never decides whether a backup may be deleted, never reads
+// the clock and never speaks the API's JSON. It must keep no in-memory copy of the truth, so that
+// several server processes can share one database.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns, wrapped or not; callers test them with errors.Is.
+var (
+	// ErrNotFound: the record does not exist (or was purged).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a conditional update found the record changed since it was read
+	// (its Version differs), or an insert found the key taken.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is a transactional home for all resources of all accounts and regions.
+type Store interface {
+	// Update runs fn in one read-write transaction and commits it if fn returns nil; if fn
+	// returns an error, or the commit fails, nothing fn wrote is kept. Update transactions MUST
+	// be serializable: fn observes a state no concurrent Update changes before the commit. A
+	// backend MAY run fn more than once (to retry a serialization failure), so fn must not have
+	// effects outside the transaction. Update MUST return fn's error unchanged (so errors.As
+	// works), and wrap backend failures.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction that sees one consistent snapshot. Writing
+	// through the Tx of a View MUST fail.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Kind names the backend for health output: "sqlite", "memory" or "postgres".
+	Kind() string
+	// Close releases the backend; the Store must not be used afterwards.
+	Close() error
+}
+
+// Tx is one transaction. Times are stored with millisecond precision, in UTC; a zero time.Time
+// is stored as "absent" and read back as the zero value. Lists are returned in the order each
+// method documents, never in map order.
+type Tx interface {
+	// Setting returns a named value (clock offset, token key, CA bundle), ErrNotFound if unset.
+	Setting(name string) (string, error)
+	// PutSetting creates or replaces a named value.
+	PutSetting(name, value string) error
+	// InitSetting stores value under name unless the name is already set, and returns the value
+	// in force afterwards; concurrent callers all get the same winner.
+	InitSetting(name, value string) (string, error)
+
+	// ReserveID records a newly generated resource ID. It MUST return ErrConflict if the ID was
+	// ever reserved before, even if its resource has been purged since: IDs are never reused.
+	ReserveID(id string) error
+
+	// NextEvent returns the earliest scheduled lifecycle event (see Event), with ok false when
+	// nothing is scheduled.
+	NextEvent() (ev Event, ok bool, err error)
+
+	// Backup returns the backup with this ID in any account or region, or ErrNotFound.
+	Backup(id string) (Backup, error)
+	// InsertBackup adds a new backup with Version 1; ErrConflict if the ID exists.
+	InsertBackup(b Backup) error
+	// UpdateBackup replaces the backup whose ID and Version equal b's, and increments Version.
+	// ErrConflict if the stored Version differs, ErrNotFound if there is no such backup.
+	UpdateBackup(b Backup) error
+	// DeleteBackup removes a backup with its tags and resource policy (the tombstone purge).
+	DeleteBackup(id string) error
+	// Backups lists backups matching q, ordered by (CreatedAt, ID), descending unless
+	// q.Ascending, starting strictly after q.After, at most q.Limit of them (0 = no limit).
+	Backups(q BackupQuery) ([]Backup, error)
+
+	// Cluster returns the cluster with this ID in any account or region, or ErrNotFound.
+	Cluster(id string) (Cluster, error)
+	// InsertCluster adds a new cluster with Version 1; ErrConflict if the ID exists.
+	InsertCluster(c Cluster) error
+	// UpdateCluster replaces the cluster whose ID and Version equal c's and increments Version;
+	// ErrConflict / ErrNotFound as UpdateBackup.
+	UpdateCluster(c Cluster) error
+	// DeleteCluster removes a cluster and its tags (the tombstone purge). Its backups stay.
+	DeleteCluster(id string) error
+	// Clusters lists clusters matching q ordered by (CreatedAt, ID) ascending, starting
+	// strictly after q.After, at most q.Limit (0 = no limit).
+	Clusters(q ClusterQuery) ([]Cluster, error)
+	// CountClusters counts the clusters of an account and region that are not DELETED.
+	CountClusters(account, region string) (int, error)
+
+	// HSMs returns the HSMs of the given clusters ordered by (CreatedAt, ID), including those
+	// being deleted.
+	HSMs(clusterIDs ...string) ([]HSM, error)
+	// HSM returns one HSM by ID, or ErrNotFound.
+	HSM(id string) (HSM, error)
+	// InsertHSM adds an HSM; ErrConflict if the ID exists.
+	InsertHSM(h HSM) error
+	// UpdateHSM replaces the HSM with h's ID; ErrNotFound if there is none.
+	UpdateHSM(h HSM) error
+	// DeleteHSM removes an HSM for good.
+	DeleteHSM(id string) error
+
+	// Subnet returns what the store knows of a subnet in an account and region, or ErrNotFound.
+	Subnet(account, region, subnetID string) (Subnet, error)
+	// InsertSubnet records a subnet; ErrConflict if already known.
+	InsertSubnet(s Subnet) error
+	// CountSubnets counts the known subnets of an account and region.
+	CountSubnets(account, region string) (int, error)
+
+	// Tags returns the tags of each of the resources (cluster or backup IDs), keyed by ID, each
+	// list ordered by key. Resources without tags are absent from the map.
+	Tags(resourceIDs ...string) (map[string][]Tag, error)
+	// PutTags adds tags to a resource, replacing the values of keys it already has.
+	PutTags(resourceID string, tags []Tag) error
+	// DeleteTags removes the given keys from a resource; absent keys are ignored.
+	DeleteTags(resourceID string, keys []string) error
+
+	// Policy returns a backup's resource policy, or ErrNotFound.
+	Policy(backupID string) (Policy, error)
+	// PutPolicy creates or replaces a backup's resource policy and its grants.
+	PutPolicy(p Policy) error
+	// DeletePolicy removes a backup's policy and grants; ErrNotFound if it has none.
+	DeletePolicy(backupID string) error
+
+	// Reset deletes every resource, setting and reserved ID: the store is as new.
+	Reset() error
+}
+
+// EventKind says what a scheduled lifecycle event is about.
+type EventKind int
+
+// Event kinds, in the order events of the same instant are applied.
+const (
+	EventBackup     EventKind = iota // a backup's DueAt: CREATE_IN_PROGRESS, PENDING_DELETION or DELETED ends
+	EventHSM                         // an HSM's DueAt: CREATE_IN_PROGRESS or DELETE_IN_PROGRESS ends
+	EventCluster                     // a cluster's DueAt: an *_IN_PROGRESS state or the DELETED tombstone ends
+	EventDailyBackup                 // an ACTIVE cluster's NextBackupAt: the daily backup is due
+)
+
+// Event is one scheduled lifecycle step: the record of kind Kind with ID ID has something due
+// At. Events are ordered by At, then Kind, then ID.
+type Event struct {
+	Kind EventKind
+	ID   string
+	At   time.Time
+}
+
+// Backup is a stored backup.
+type Backup struct {
+	ID, Account, Region string
+	ClusterID           string // empty for a region copy
+	State               string // api.BackupState* values
+	HsmType, Mode       string
+	NeverExpires        bool
+	CreatedAt           time.Time
+	DeleteAt            time.Time // DeleteTimestamp; zero when absent
+	CopiedAt            time.Time // CopyTimestamp; zero unless a region copy
+	SourceRegion        string
+	SourceBackupID      string
+	SourceClusterID     string
+	DueAt               time.Time // next lifecycle event; zero when none
+	Version             int64
+}
+
+// BackupQuery selects backups. Empty lists and nil pointers do not filter. Values within one
+// list are alternatives (OR); different fields must all match (AND).
+type BackupQuery struct {
+	Account, Region string
+	// SharedWith, when set, selects backups of other accounts in Region that a policy lets
+	// this account describe, instead of backups owned by Account.
+	SharedWith      string
+	IDs             []string
+	SourceBackupIDs []string
+	ClusterIDs      []string
+	States          []string
+	NeverExpires    *bool
+	Ascending       bool
+	After           *Cursor
+	Limit           int
+}
+
+// Cursor is a position in a (CreatedAt, ID) ordering.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Cluster is a stored cluster. Its HSMs are separate records.
+type Cluster struct {
+	ID, Account, Region string
+	State, StateMessage string
+	HsmType             string
+	Mode                string
+	NetworkType         string
+	RetentionDays       int
+	SourceBackupID      string
+	VpcID               string
+	SecurityGroup       string
+	SubnetMapping       map[string]string // availability zone -> subnet ID
+	PreCoPassword       string
+	CreatedAt           time.Time
+	HsmTypeRollbackAt   time.Time
+	Certificates        Certificates
+	DueAt               time.Time // end of an *_IN_PROGRESS state or of the DELETED tombstone
+	NextBackupAt        time.Time // next daily backup while ACTIVE
+	Version             int64
+}
+
+// Certificates are a cluster's key and X.509 material, all PEM; empty when absent.
+type Certificates struct {
+	ClusterKey                      string // the cluster's private key: never shown to clients
+	ClusterCsr                      string
+	HsmCertificate                  string
+	AwsHardwareCertificate          string
+	ManufacturerHardwareCertificate string
+	ClusterCertificate              string
+}
+
+// ClusterQuery selects clusters; empty lists do not filter.
+type ClusterQuery struct {
+	Account, Region string
+	IDs             []string
+	VpcIDs          []string
+	States          []string
+	After           *Cursor
+	Limit           int
+}
+
+// HSM is a stored HSM.
+type HSM struct {
+	ID, ClusterID       string
+	AvailabilityZone    string
+	SubnetID            string
+	EniID, EniIP        string
+	HsmType             string
+	State, StateMessage string
+	CreatedAt           time.Time
+	DueAt               time.Time
+}
+
+// Subnet is where a subnet lives, as first seen or as the topology file says.
+type Subnet struct {
+	Account, Region  string
+	ID               string
+	VpcID            string
+	AvailabilityZone string
+}
+
+// Tag is one key-value pair on a resource.
+type Tag struct {
+	Key, Value string
+}
+
+// Policy is a backup's resource policy: the document as given, and the grants parsed from it.
+type Policy struct {
+	BackupID string
+	Document string
+	Grants   []Grant
+}
+
+// Grant lets one account describe a backup and/or create clusters from it.
+type Grant struct {
+	Account       string
+	Describe      bool
+	CreateCluster bool
+}
