@@ -75,9 +75,9 @@ func newEnv(t *testing.T, opts ...func(*options)) *env {
 // client returns a Go SDK client for an account (a 12-digit access key) and region.
 func (e *env) client(account, region string) *cloudhsmv2.Client {
 	return cloudhsmv2.New(cloudhsmv2.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(e.url),
-		Credentials:  credentials.NewStaticCredentialsProvider(account, "secret", ""),
+		Region:           region,
+		BaseEndpoint:     aws.String(e.url),
+		Credentials:      credentials.NewStaticCredentialsProvider(account, "secret", ""),
 		RetryMaxAttempts: 1,
 	})
 }

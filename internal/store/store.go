@@ -130,10 +130,10 @@ type EventKind int
 
 // Event kinds, in the order events of the same instant are applied.
 const (
-	EventBackup     EventKind = iota // a backup's DueAt: CREATE_IN_PROGRESS, PENDING_DELETION or DELETED ends
-	EventHSM                         // an HSM's DueAt: CREATE_IN_PROGRESS or DELETE_IN_PROGRESS ends
-	EventCluster                     // a cluster's DueAt: an *_IN_PROGRESS state or the DELETED tombstone ends
-	EventDailyBackup                 // an ACTIVE cluster's NextBackupAt: the daily backup is due
+	EventBackup      EventKind = iota // a backup's DueAt: CREATE_IN_PROGRESS, PENDING_DELETION or DELETED ends
+	EventHSM                          // an HSM's DueAt: CREATE_IN_PROGRESS or DELETE_IN_PROGRESS ends
+	EventCluster                      // a cluster's DueAt: an *_IN_PROGRESS state or the DELETED tombstone ends
+	EventDailyBackup                  // an ACTIVE cluster's NextBackupAt: the daily backup is due
 )
 
 // Event is one scheduled lifecycle step: the record of kind Kind with ID ID has something due
