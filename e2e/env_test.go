@@ -39,6 +39,7 @@ type options struct {
 	store     string // default "memory"
 	lifecycle func(*lifecycle.Config)
 	service   func(*service.Config)
+	realClock bool      // run on the system clock instead (env.clock is then nil)
 }
 
 // newEnv starts a server on loopback with a memory store and a manual wall clock.
@@ -55,9 +56,14 @@ func newEnv(t *testing.T, opts ...func(*options)) *env {
 	if o.service != nil {
 		o.service(&svc)
 	}
+	var wall clock.Clock
 	clk := clock.NewManual(start)
+	wall = clk
+	if o.realClock {
+		wall, clk = clock.Real{}, nil
+	}
 	srv, err := server.New(context.Background(), server.Config{
-		Store: o.store, DefaultRegion: "us-east-1", Lifecycle: life, Service: svc, Clock: clk,
+		Store: o.store, DefaultRegion: "us-east-1", Lifecycle: life, Service: svc, Clock: wall,
 	})
 	if err != nil {
 		t.Fatalf("start server: %v", err)

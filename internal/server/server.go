@@ -75,6 +75,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	svc := service.New(cfg.Service, st, lifecycle.New(cfg.Lifecycle, cfg.Clock, cfg.Rand))
+	if err := svc.Prepare(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("prepare store: %w", err), st.Close())
+	}
 	mux := http.NewServeMux()
 	mux.Handle(admin.Prefix, admin.NewHandler(svc, Version, cfg.Logger))
 	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil))

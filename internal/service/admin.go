@@ -110,7 +110,12 @@ func (s *Service) TakeBackup(ctx context.Context, clusterID string) (*api.Backup
 
 // Reset empties the store: every resource of every account, and the virtual clock's offset.
 func (s *Service) Reset(ctx context.Context) error {
-	return s.store.Update(ctx, func(tx store.Tx) error { return tx.Reset() })
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Reset(); err != nil {
+			return err
+		}
+		return initTokenKey(tx, s.life.IDs())
+	})
 }
 
 // StoreKind names the store backend, for health output.

@@ -273,7 +273,7 @@ func (s *Service) DescribeBackups(ctx context.Context, in *api.DescribeBackupsRe
 	}
 	out := &api.DescribeBackupsResponse{Backups: []api.Backup{}}
 	err = s.read(ctx, func(tx store.Tx, now time.Time) error {
-		p, err := newPager(tx, s.life.IDs(), "DescribeBackups", who.Account, who.Region,
+		p, err := newPager(tx, "DescribeBackups", who.Account, who.Region,
 			filterScope(in.Filters), strconv.FormatBool(q.Ascending), strconv.FormatBool(shared))
 		if err != nil {
 			return err

@@ -295,7 +295,7 @@ func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClusters
 	}
 	out := &api.DescribeClustersResponse{Clusters: []api.Cluster{}}
 	err = s.read(ctx, func(tx store.Tx, now time.Time) error {
-		p, err := newPager(tx, s.life.IDs(), "DescribeClusters", who.Account, who.Region, filterScope(in.Filters))
+		p, err := newPager(tx, "DescribeClusters", who.Account, who.Region, filterScope(in.Filters))
 		if err != nil {
 			return err
 		}

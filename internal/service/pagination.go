@@ -25,17 +25,24 @@ type pager struct {
 	fingerprint string
 }
 
+// initTokenKey creates the pagination key unless the store has one. It runs in a read-write
+// transaction when the service starts and after a reset, so that reads never have to write.
+func initTokenKey(tx store.Tx, ids *lifecycle.IDSource) error {
+	fresh, err := ids.Hex("", 64)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.InitSetting(tokenKeySetting, fresh); err != nil {
+		return fmt.Errorf("store pagination key: %w", err)
+	}
+	return nil
+}
+
 // newPager returns a pager for one request; scope lists everything the token is bound to.
-func newPager(tx store.Tx, ids *lifecycle.IDSource, scope ...string) (pager, error) {
+func newPager(tx store.Tx, scope ...string) (pager, error) {
 	key, err := tx.Setting(tokenKeySetting)
 	if err != nil {
-		fresh, herr := ids.Hex("", 64)
-		if herr != nil {
-			return pager{}, herr
-		}
-		if key, err = tx.InitSetting(tokenKeySetting, fresh); err != nil {
-			return pager{}, fmt.Errorf("store pagination key: %w", err)
-		}
+		return pager{}, fmt.Errorf("read pagination key (the service was not prepared?): %w", err)
 	}
 	sum := sha256.Sum256([]byte(strings.Join(scope, "\x00")))
 	return pager{key: []byte(key), fingerprint: hex.EncodeToString(sum[:8])}, nil

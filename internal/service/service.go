@@ -51,6 +51,12 @@ func New(cfg Config, st store.Store, life *lifecycle.Engine) *Service {
 	return &Service{cfg: cfg, store: st, life: life}
 }
 
+// Prepare creates what the store must hold before requests arrive (the pagination key). It is
+// idempotent and safe when several servers start at once.
+func (s *Service) Prepare(ctx context.Context) error {
+	return s.store.Update(ctx, func(tx store.Tx) error { return initTokenKey(tx, s.life.IDs()) })
+}
+
 // caller returns the identity the protocol layer put in ctx.
 func caller(ctx context.Context) (identity.Caller, error) {
 	c, ok := identity.FromContext(ctx)

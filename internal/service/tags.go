@@ -130,7 +130,7 @@ func (s *Service) ListTags(ctx context.Context, in *api.ListTagsRequest) (*api.L
 		if err := taggable(tx, who, id); err != nil {
 			return err
 		}
-		p, err := newPager(tx, s.life.IDs(), "ListTags", who.Account, who.Region, id)
+		p, err := newPager(tx, "ListTags", who.Account, who.Region, id)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReadmeTour runs the README's five-minute tour, command by command, with the real AWS CLI
+// and openssl against a real server, so the README cannot drift from what the server does.
+func TestReadmeTour(t *testing.T) {
+	for _, tool := range []string{"aws", "openssl", "bash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is not on PATH; CI must provide it", tool)
+			}
+			t.Skipf("%s is not on PATH", tool)
+		}
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := tourScript(t, string(readme))
+
+	bin := filepath.Join(t.TempDir(), "cloudhsm-local")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/cloudhsm-local").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	// openssl stamps certificates with the wall time, so this server runs on it.
+	e := newEnv(t, func(o *options) { o.realClock = true })
+	script = strings.ReplaceAll(script, "http://127.0.0.1:4580", e.url)
+	script = strings.ReplaceAll(script, "go run ./cmd/cloudhsm-local", bin)
+
+	cmd := exec.Command("bash", "-c", "shopt -s expand_aliases\nset -euo pipefail\n"+script)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "CLOUDHSM_LOCAL_ENDPOINT="+e.url, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("README tour failed: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if last := lines[len(lines)-1]; last != `"DELETED"` {
+		t.Fatalf("the tour's last command should print \"DELETED\", got %q\nstdout:\n%s", last, stdout.String())
+	}
+}
+
+// tourScript returns the shell block that follows the "Five-minute tour" heading.
+func tourScript(t *testing.T, readme string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(readme, "## Five-minute tour")
+	if !ok {
+		t.Fatal("README has no \"Five-minute tour\" section")
+	}
+	_, rest, ok = strings.Cut(rest, "```sh\n")
+	if !ok {
+		t.Fatal("the tour has no ```sh block")
+	}
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("the tour's ```sh block is not closed")
+	}
+	return block
+}
