@@ -39,7 +39,7 @@ type options struct {
 	store     string // default "memory"
 	lifecycle func(*lifecycle.Config)
 	service   func(*service.Config)
-	realClock bool      // run on the system clock instead (env.clock is then nil)
+	realClock bool // run on the system clock instead (env.clock is then nil)
 }
 
 // newEnv starts a server on loopback with a memory store and a manual wall clock.
