@@ -1,0 +1,309 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store/storetest"
+)
+
+// openT opens dsn and closes it when the test ends.
+func openT(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", dsn, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestContractMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := openT(t, "memory")
+		if s.Kind() != "memory" {
+			t.Fatalf("Kind = %q, want memory", s.Kind())
+		}
+		return s
+	})
+}
+
+func TestContractSQLiteFile(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := openT(t, "sqlite:"+filepath.Join(t.TempDir(), "store.db"))
+		if s.Kind() != "sqlite" {
+			t.Fatalf("Kind = %q, want sqlite", s.Kind())
+		}
+		return s
+	})
+}
+
+func TestOpenRejectsUnknownDSN(t *testing.T) {
+	for _, dsn := range []string{"", "sqlite:", "postgres://localhost/db", "mem", "/tmp/x.db", "sqlite3:x.db"} {
+		s, err := Open(t.Context(), dsn)
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open(%q) succeeded", dsn)
+		}
+		if !strings.Contains(err.Error(), "use sqlite:PATH or memory") {
+			t.Errorf("Open(%q): %v", dsn, err)
+		}
+	}
+}
+
+func TestOpenFailsInMissingDirectory(t *testing.T) {
+	s, err := Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "no", "such", "dir", "store.db"))
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded")
+	}
+}
+
+// migrationCount reads schema_migrations.
+func migrationCount(t *testing.T, s *Store) (rows int, maxVersion int) {
+	t.Helper()
+	err := s.reader.QueryRowContext(t.Context(), "SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&rows, &maxVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, maxVersion
+}
+
+func TestReopenKeepsDataAndDoesNotReapplyMigrations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dir with spaces?and#marks%20", "store.db")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dsn := "sqlite:" + path
+	ctx := t.Context()
+
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutSetting("clock", "42"); err != nil {
+			return err
+		}
+		if err := tx.ReserveID("backup-1"); err != nil {
+			return err
+		}
+		return tx.PutTags("backup-1", []store.Tag{{Key: "k", Value: "v"}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database file not at the given path: %v", err)
+	}
+
+	for range 2 {
+		s = openT(t, dsn)
+		if rows, max := migrationCount(t, s); rows != len(migrations) || max != migrations[len(migrations)-1].version {
+			t.Fatalf("schema_migrations has %d rows up to version %d, want %d", rows, max, len(migrations))
+		}
+		err = s.View(ctx, func(tx store.Tx) error {
+			v, err := tx.Setting("clock")
+			if err != nil || v != "42" {
+				t.Fatalf("Setting after reopen = %q, %v", v, err)
+			}
+			tags, err := tx.Tags("backup-1")
+			if err != nil || len(tags["backup-1"]) != 1 {
+				t.Fatalf("Tags after reopen = %v, %v", tags, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Update(ctx, func(tx store.Tx) error { return tx.ReserveID("backup-1") })
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("ReserveID after reopen: %v, want ErrConflict", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "store.db")
+	s := openT(t, dsn)
+	if _, err := s.writer.ExecContext(t.Context(), "INSERT INTO schema_migrations (version, name) VALUES (999, 'future')"); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(t.Context(), dsn)
+	if err == nil {
+		s2.Close()
+		t.Fatal("Open of a database from a newer program succeeded")
+	}
+}
+
+// Two stores on one file, as two server processes would have: each sees the other's commits,
+// and Updates from both interleave without losing any.
+func TestTwoStoresShareOneFile(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "store.db")
+	a, b := openT(t, dsn), openT(t, dsn)
+	ctx := t.Context()
+	if err := a.Update(ctx, func(tx store.Tx) error { return tx.PutSetting("n", "0") }); err != nil {
+		t.Fatal(err)
+	}
+	const per = 20
+	errs := make(chan error, 2)
+	for _, s := range []*Store{a, b} {
+		go func() {
+			for range per {
+				err := s.Update(ctx, func(tx store.Tx) error {
+					v, err := tx.Setting("n")
+					if err != nil {
+						return err
+					}
+					return tx.PutSetting("n", v+"1")
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*Store{a, b} {
+		err := s.View(ctx, func(tx store.Tx) error {
+			v, err := tx.Setting("n")
+			if err != nil {
+				return err
+			}
+			if v != "0"+strings.Repeat("1", 2*per) {
+				t.Errorf("n = %q, want %d increments", v, 2*per)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The reader pool refuses writes by itself, not only through the Tx guard.
+func TestReaderPoolIsQueryOnly(t *testing.T) {
+	s := openT(t, "sqlite:"+filepath.Join(t.TempDir(), "store.db"))
+	_, err := s.reader.ExecContext(t.Context(), "INSERT INTO settings (name, value) VALUES ('a', 'b')")
+	if err == nil {
+		t.Fatal("write through the reader pool succeeded")
+	}
+	// And the error of a write through a View names the cause.
+	err = s.View(t.Context(), func(tx store.Tx) error { return tx.PutSetting("a", "b") })
+	if !errors.Is(err, errReadOnly) {
+		t.Fatalf("View write: %v", err)
+	}
+}
+
+func TestUpdateWrapsBackendErrors(t *testing.T) {
+	s := openT(t, "memory")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := s.Update(ctx, func(tx store.Tx) error { return nil })
+	if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "begin update") {
+		t.Fatalf("Update with a cancelled context: %v", err)
+	}
+}
+
+func TestUpdateRollsBackWhenFnPanics(t *testing.T) {
+	s := openT(t, "memory")
+	func() {
+		defer func() { _ = recover() }()
+		_ = s.Update(t.Context(), func(tx store.Tx) error {
+			if err := tx.PutSetting("k", "v"); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		_, err := tx.Setting("k")
+		return err
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after a panicking Update: %v, want ErrNotFound", err)
+	}
+}
+
+func TestRebind(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"SELECT 1", "SELECT 1"},
+		{"a = ? AND b IN (?, ?)", "a = $1 AND b IN ($2, $3)"},
+		{"x = '?' AND y = ? AND \"q?\" = ?", "x = '?' AND y = $1 AND \"q?\" = $2"},
+		{"x = 'it''s?' AND y = ?", "x = 'it''s?' AND y = $1"},
+	} {
+		if got := rebindDollar(tc.in); got != tc.want {
+			t.Errorf("rebindDollar(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := sqliteDialect.rebind("a = ?"); got != "a = ?" {
+		t.Errorf("sqlite rebind changed the query: %q", got)
+	}
+}
+
+// The hot queries walk an index instead of scanning or sorting a table.
+func TestQueryPlansUseIndexes(t *testing.T) {
+	s := openT(t, "memory")
+	bq, bargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", After: &store.Cursor{ID: "x"}, Limit: 10})
+	bqa, bargsa := backupsQuery(store.BackupQuery{Account: "a", Region: "r", Ascending: true, After: &store.Cursor{ID: "x"}, Limit: 10})
+	cq, cargs := clustersQuery(store.ClusterQuery{Account: "a", Region: "r", After: &store.Cursor{ID: "x"}, Limit: 10})
+	sq, sargs := backupsQuery(store.BackupQuery{Region: "r", SharedWith: "a"})
+	for _, tc := range []struct {
+		name  string
+		query string
+		args  []any
+		index string
+		sort  bool // a sort is expected (a small candidate set from another index)
+	}{
+		{"next backup event", qNextBackupEvent, nil, "backups_by_due", false},
+		{"next hsm event", qNextHSMEvent, nil, "hsms_by_due", false},
+		{"next cluster event", qNextClusterEvent, nil, "clusters_by_due", false},
+		{"next daily backup", qNextDailyBackup, nil, "clusters_by_next_backup", false},
+		{"backups page", bq, bargs, "backups_by_owner", false},
+		{"backups page ascending", bqa, bargsa, "backups_by_owner", false},
+		{"clusters page", cq, cargs, "clusters_by_owner", false},
+		{"shared backups", sq, sargs, "policy_grants_by_account", true},
+		{"count clusters", qCountClusters, []any{"a", "r"}, "clusters_by_owner", false},
+	} {
+		rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "; ")
+		t.Logf("%s: %s", tc.name, joined)
+		if !strings.Contains(joined, tc.index) || (!tc.sort && strings.Contains(joined, "TEMP B-TREE")) {
+			t.Errorf("%s: plan %q does not walk %s", tc.name, joined, tc.index)
+		}
+	}
+}
