@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,4 +168,25 @@ func firstZone(c *types.Cluster) string {
 		}
 	}
 	return best
+}
+
+// takeBackup backs up an ACTIVE cluster now through the admin API and returns the backup's ID.
+// Two calls without advancing the clock make two backups with the same CreateTimestamp.
+func (e *env) takeBackup(t *testing.T, clusterID string) string {
+	t.Helper()
+	var out struct{ Backup struct{ BackupId string } }
+	e.adminCall(http.MethodPost, "clusters/"+clusterID+"/backups", nil, &out)
+	if out.Backup.BackupId == "" {
+		t.Fatalf("admin backup of %s returned no BackupId", clusterID)
+	}
+	return out.Backup.BackupId
+}
+
+// rawCallAs is rawCall as an account (a 12-digit access key) in a region: it sends an unsigned
+// SigV4 Authorization header, which permissive mode reads without checking the signature.
+func (e *env) rawCallAs(account, region, target, body string) (int, string, string) {
+	e.t.Helper()
+	auth := "AWS4-HMAC-SHA256 Credential=" + account + "/20260301/" + region + "/cloudhsm/aws4_request, " +
+		"SignedHeaders=content-type;host;x-amz-date, Signature=" + strings.Repeat("0", 64)
+	return e.rawCall(target, body, map[string]string{"Authorization": auth})
 }

@@ -28,7 +28,7 @@ type Store interface {
 	// be serializable: fn observes a state no concurrent Update changes before the commit. A
 	// backend MAY run fn more than once (to retry a serialization failure), so fn must not have
 	// effects outside the transaction. Update MUST return fn's error unchanged (so errors.As
-	// works), and wrap backend failures.
+	// works), and wrap backend failures. fn must not call Update or View itself.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction that sees one consistent snapshot. Writing
 	// through the Tx of a View MUST fail.
@@ -53,6 +53,7 @@ type Tx interface {
 
 	// ReserveID records a newly generated resource ID. It MUST return ErrConflict if the ID was
 	// ever reserved before, even if its resource has been purged since: IDs are never reused.
+	// After ErrConflict the transaction stays usable.
 	ReserveID(id string) error
 
 	// NextEvent returns the earliest scheduled lifecycle event (see Event), with ok false when
@@ -66,7 +67,8 @@ type Tx interface {
 	// UpdateBackup replaces the backup whose ID and Version equal b's, and increments Version.
 	// ErrConflict if the stored Version differs, ErrNotFound if there is no such backup.
 	UpdateBackup(b Backup) error
-	// DeleteBackup removes a backup with its tags and resource policy (the tombstone purge).
+	// DeleteBackup removes a backup with its tags and resource policy (the tombstone purge);
+	// deleting a missing backup is not an error.
 	DeleteBackup(id string) error
 	// Backups lists backups matching q, ordered by (CreatedAt, ID), descending unless
 	// q.Ascending, starting strictly after q.After, at most q.Limit of them (0 = no limit).
@@ -79,7 +81,8 @@ type Tx interface {
 	// UpdateCluster replaces the cluster whose ID and Version equal c's and increments Version;
 	// ErrConflict / ErrNotFound as UpdateBackup.
 	UpdateCluster(c Cluster) error
-	// DeleteCluster removes a cluster and its tags (the tombstone purge). Its backups stay.
+	// DeleteCluster removes a cluster and its tags (the tombstone purge). Its backups stay, and
+	// so do HSM rows (a cluster is only deleted once it has none). Missing is not an error.
 	DeleteCluster(id string) error
 	// Clusters lists clusters matching q ordered by (CreatedAt, ID) ascending, starting
 	// strictly after q.After, at most q.Limit (0 = no limit).
@@ -96,7 +99,7 @@ type Tx interface {
 	InsertHSM(h HSM) error
 	// UpdateHSM replaces the HSM with h's ID; ErrNotFound if there is none.
 	UpdateHSM(h HSM) error
-	// DeleteHSM removes an HSM for good.
+	// DeleteHSM removes an HSM for good; missing is not an error.
 	DeleteHSM(id string) error
 
 	// Subnet returns what the store knows of a subnet in an account and region, or ErrNotFound.
@@ -161,12 +164,13 @@ type Backup struct {
 	Version             int64
 }
 
-// BackupQuery selects backups. Empty lists and nil pointers do not filter. Values within one
-// list are alternatives (OR); different fields must all match (AND).
+// BackupQuery selects backups. Empty lists and nil pointers do not filter; Account and Region
+// always do (exactly). Values within one list are alternatives (OR); different fields must all
+// match (AND).
 type BackupQuery struct {
 	Account, Region string
 	// SharedWith, when set, selects backups of other accounts in Region that a policy lets
-	// this account describe, instead of backups owned by Account.
+	// this account describe, instead of backups owned by Account (Account is then ignored).
 	SharedWith      string
 	IDs             []string
 	SourceBackupIDs []string
@@ -250,7 +254,8 @@ type Tag struct {
 	Key, Value string
 }
 
-// Policy is a backup's resource policy: the document as given, and the grants parsed from it.
+// Policy is a backup's resource policy: the document as given, and the grants parsed from it,
+// returned in the order they were put.
 type Policy struct {
 	BackupID string
 	Document string
