@@ -54,7 +54,9 @@ const usage = `usage:
 Admin subcommands take --endpoint (CLOUDHSM_LOCAL_ENDPOINT, default http://127.0.0.1:4580).
 `
 
-// run is main without the process: arguments, environment and output are injected.
+// run is main without the process: arguments, environment and output are injected. It returns
+// the exit status: 0 on success, 2 when the command line or the environment is wrong (unknown
+// command, flag or argument, a value that does not parse), 1 when the command itself failed.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -65,21 +67,46 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		err = serve(ctx, args, getenv, stderr)
 	case "health", "clock", "activate", "take-backup", "reset":
-		err = adminCommand(ctx, cmd, args, getenv, stdout)
+		err = adminCommand(ctx, cmd, args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n%s", cmd, usage)
 		return 2
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	}
-	if err != nil {
+	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "cloudhsm-local:", err)
-		return 1
+		return 2
 	}
-	return 0
+	fmt.Fprintln(stderr, "cloudhsm-local:", err)
+	return 1
+}
+
+// usageError marks a mistake in the command line or the environment (exit status 2).
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// usagef returns a usageError with a formatted message.
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// parseFlags parses args into fs and then fills unset flags from the environment; any
+// failure other than -h is a usageError.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
 // applyEnv sets every flag not given on the command line from its CLOUDHSM_LOCAL_* twin.
@@ -108,7 +135,15 @@ type serveFlags struct {
 	maxClusters, maxHSMs                    int
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+// serveConfig is what the serve flags and their environment twins decide.
+type serveConfig struct {
+	addr   string
+	server server.Config
+}
+
+// parseServe reads the serve flags, then their CLOUDHSM_LOCAL_* twins for flags not given, and
+// checks every value; all its errors are usageErrors (or flag.ErrHelp).
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
 	var f serveFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -125,44 +160,61 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.IntVar(&f.maxClusters, "max-clusters", svcDefaults.MaxClusters, "clusters per account and region")
 	fs.IntVar(&f.maxHSMs, "max-hsms", svcDefaults.MaxHSMsPerCluster, "HSMs per cluster")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return err
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return serveConfig{}, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
-	}
-	if err := applyEnv(fs, getenv); err != nil {
-		return err
+		return serveConfig{}, usagef("serve takes no arguments, got %q", fs.Args())
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+		return serveConfig{}, usagef("--log-level: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{{"delay", f.delay}, {"pending-deletion", f.pendingDeletion}, {"tombstone", f.tombstone}} {
+		if d.value < 0 {
+			return serveConfig{}, usagef("--%s: %s is negative", d.name, d.value)
+		}
+	}
+	if f.maxClusters < 1 || f.maxHSMs < 1 {
+		return serveConfig{}, usagef("--max-clusters and --max-hsms must be at least 1, got %d and %d", f.maxClusters, f.maxHSMs)
+	}
 
 	life.DefaultDelay, life.PendingDeletion, life.Tombstone, life.AutoActivate = f.delay, f.pendingDeletion, f.tombstone, f.autoActivate
 	var err error
 	if life.Delays, err = parseDelays(f.delays); err != nil {
-		return err
+		return serveConfig{}, usageError{err}
 	}
 	svcCfg := service.Config{MaxClusters: f.maxClusters, MaxHSMsPerCluster: f.maxHSMs}
 	if f.topology != "" {
 		if svcCfg.Topology, err = topology.Load(f.topology); err != nil {
-			return err
+			return serveConfig{}, usageError{err}
 		}
 	}
-	srv, err := server.New(ctx, server.Config{
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return serveConfig{addr: f.addr, server: server.Config{
 		Store: f.store, DefaultRegion: f.region, Lifecycle: life, Service: svcCfg, Logger: logger,
-	})
+	}}, nil
+}
+
+// serve runs the server until ctx is done, then shuts down gracefully.
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseServe(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, cfg.server)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", f.addr)
+	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", f.addr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
-	logger.Info("cloudhsm-local serving", "addr", ln.Addr().String(), "store", f.store, "version", server.Version)
+	cfg.server.Logger.Info("cloudhsm-local serving", "addr", ln.Addr().String(), "store", cfg.server.Store, "version", server.Version)
 	return srv.Serve(ctx, ln, 10*time.Second)
 }
 
@@ -199,13 +251,11 @@ func parseDelays(s string) (map[lifecycle.Transition]time.Duration, error) {
 }
 
 // adminCommand runs one admin subcommand against a running server and prints its JSON answer.
-func adminCommand(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout io.Writer) error {
+func adminCommand(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	endpoint := fs.String("endpoint", "http://127.0.0.1:4580", "the server's URL")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := applyEnv(fs, getenv); err != nil {
+	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	method, path, body, err := adminRequest(cmd, fs.Args())
@@ -231,7 +281,7 @@ func adminCommand(ctx context.Context, cmd string, args []string, getenv func(st
 func adminRequest(cmd string, args []string) (method, path string, body any, err error) {
 	want := func(n int, what string) error {
 		if len(args) != n {
-			return fmt.Errorf("%s takes %s\n%s", cmd, what, usage)
+			return usagef("%s takes %s\n%s", cmd, what, usage)
 		}
 		return nil
 	}
@@ -260,5 +310,5 @@ func adminRequest(cmd string, args []string) (method, path string, body any, err
 	case len(args) == 2 && args[0] == "set":
 		return http.MethodPost, "clock", admin.ClockChange{Set: args[1]}, nil
 	}
-	return "", "", nil, fmt.Errorf("clock takes no arguments, \"advance DURATION\" or \"set RFC3339_TIME\"\n%s", usage)
+	return "", "", nil, usagef("clock takes no arguments, \"advance DURATION\" or \"set RFC3339_TIME\"\n%s", usage)
 }

@@ -183,12 +183,15 @@ func (h *handler) reset(r *http.Request) (any, error) {
 	return map[string]string{"status": "reset"}, nil
 }
 
-// decode reads one JSON object into v, rejecting unknown fields.
+// decode reads exactly one JSON object into v, rejecting unknown fields and anything after it.
 func decode(body io.Reader, v any) error {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return statusError{http.StatusBadRequest, "request body must be a JSON object: " + err.Error()}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return statusError{http.StatusBadRequest, "request body must be one JSON object, with nothing after it"}
 	}
 	return nil
 }

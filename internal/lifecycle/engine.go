@@ -91,29 +91,43 @@ const clockOffsetSetting = "clock.offset_ms"
 // ErrClockBackwards is returned when asked to move the virtual clock into its past.
 var ErrClockBackwards = errors.New("the virtual clock only moves forward")
 
-// Now returns the virtual time: wall time plus the offset kept in the store, truncated to the
-// millisecond (the precision of the store and of the wire).
+// clockFloorSetting holds the latest time the clock was moved to, in Unix milliseconds: the
+// virtual clock never reads earlier, even on a replica or a restart whose wall clock lags.
+const clockFloorSetting = "clock.floor_ms"
+
+// Now returns the virtual time: wall time plus the offset kept in the store, never earlier than
+// the time the clock was last moved to, truncated to the millisecond (the precision of the store
+// and of the wire).
 func (e *Engine) Now(tx store.Tx) (time.Time, error) {
-	offset, err := e.offset(tx)
+	offset, err := e.msSetting(tx, clockOffsetSetting)
 	if err != nil {
 		return time.Time{}, err
 	}
-	return e.clock.Now().Add(offset).Truncate(time.Millisecond).UTC(), nil
+	floor, err := e.msSetting(tx, clockFloorSetting)
+	if err != nil {
+		return time.Time{}, err
+	}
+	now := e.clock.Now().Add(time.Duration(offset) * time.Millisecond).Truncate(time.Millisecond).UTC()
+	if min := time.UnixMilli(floor).UTC(); now.Before(min) {
+		return min, nil
+	}
+	return now, nil
 }
 
-func (e *Engine) offset(tx store.Tx) (time.Duration, error) {
-	v, err := tx.Setting(clockOffsetSetting)
+// msSetting reads a millisecond count from the store; an unset one is 0.
+func (e *Engine) msSetting(tx store.Tx, name string) (int64, error) {
+	v, err := tx.Setting(name)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read clock offset: %w", err)
+		return 0, fmt.Errorf("read %s: %w", name, err)
 	}
 	ms, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("clock offset %q in store is not an integer: %w", v, err)
+		return 0, fmt.Errorf("%s %q in store is not an integer: %w", name, v, err)
 	}
-	return time.Duration(ms) * time.Millisecond, nil
+	return ms, nil
 }
 
 // SetClock moves the virtual clock forward to t and applies everything that became due on the
@@ -127,13 +141,12 @@ func (e *Engine) SetClock(tx store.Tx, t time.Time) (time.Time, error) {
 	if t.Before(now) {
 		return time.Time{}, fmt.Errorf("%w: %s is before %s", ErrClockBackwards, t.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
 	}
-	offset, err := e.offset(tx)
-	if err != nil {
-		return time.Time{}, err
-	}
-	offset += t.Sub(now)
-	if err := tx.PutSetting(clockOffsetSetting, strconv.FormatInt(offset.Milliseconds(), 10)); err != nil {
-		return time.Time{}, fmt.Errorf("store clock offset: %w", err)
+	// The offset makes wall time read t from now on; the floor keeps it from reading less.
+	offset := t.Sub(e.clock.Now().Truncate(time.Millisecond)).Milliseconds()
+	for name, ms := range map[string]int64{clockOffsetSetting: offset, clockFloorSetting: t.UnixMilli()} {
+		if err := tx.PutSetting(name, strconv.FormatInt(ms, 10)); err != nil {
+			return time.Time{}, fmt.Errorf("store %s: %w", name, err)
+		}
 	}
 	return t, e.Settle(tx, t)
 }
