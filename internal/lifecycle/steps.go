@@ -95,6 +95,10 @@ func (e *Engine) clusterDue(tx store.Tx, ev store.Event) error {
 			return e.activate(tx, c, ev.At, false)
 		}
 		c.State = api.ClusterStateUninitialized
+		if err := tx.UpdateCluster(c); err != nil {
+			return err
+		}
+		return e.certifyActiveHSM(tx, c.ID, ev.At)
 	case api.ClusterStateInitializeInProgress:
 		c.State = api.ClusterStateInitialized
 		if e.cfg.AutoActivate {
@@ -102,6 +106,7 @@ func (e *Engine) clusterDue(tx store.Tx, ev store.Event) error {
 		}
 	case api.ClusterStateModifyInProgress:
 		c.State = api.ClusterStateActive
+		c.NextBackupAt = e.skipMissedBackups(c.NextBackupAt, ev.At)
 	case api.ClusterStateDeleteInProgress:
 		c.State, c.NextBackupAt = api.ClusterStateDeleted, time.Time{}
 		c.DueAt = ev.At.Add(e.cfg.Tombstone)
@@ -109,6 +114,38 @@ func (e *Engine) clusterDue(tx store.Tx, ev store.Event) error {
 		return tx.DeleteCluster(c.ID)
 	}
 	return tx.UpdateCluster(c)
+}
+
+// certifyActiveHSM gives a cluster that has just become UNINITIALIZED its key, CSR and
+// certificates if one of its HSMs became ACTIVE while the cluster was still being created (when
+// hsmBecameActive could not yet issue them).
+func (e *Engine) certifyActiveHSM(tx store.Tx, clusterID string, at time.Time) error {
+	c, err := tx.Cluster(clusterID)
+	if err != nil {
+		return err
+	}
+	hsms, err := tx.HSMs(clusterID)
+	if err != nil {
+		return fmt.Errorf("HSMs of %s: %w", clusterID, err)
+	}
+	for _, h := range hsms {
+		if h.State == api.HsmStateActive {
+			return e.hsmBecameActive(tx, c, h, at)
+		}
+	}
+	return nil
+}
+
+// skipMissedBackups returns the first daily-backup instant of the schedule that starts at next
+// and is not before at. Daily backups are taken only while a cluster is ACTIVE: the instants
+// that passed while it was not (an HSM-type change) are skipped, not replayed afterwards with
+// timestamps from the past; the schedule stays counted from activation.
+func (e *Engine) skipMissedBackups(next, at time.Time) time.Time {
+	if next.IsZero() || !next.Before(at) || e.cfg.BackupInterval <= 0 {
+		return next
+	}
+	missed := (at.Sub(next) + e.cfg.BackupInterval - 1) / e.cfg.BackupInterval
+	return next.Add(missed * e.cfg.BackupInterval)
 }
 
 // ErrWrongState is returned when a lifecycle action finds a resource in a state that forbids it.

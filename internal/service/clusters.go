@@ -221,7 +221,9 @@ func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterReques
 				return invalid("Mode %s differs from the source backup's mode %s; omit Mode or use %s.", *in.Mode, src.Mode, src.Mode)
 			}
 			cl.SourceBackupID, cl.Mode = src.ID, src.Mode
-			cl.Certificates = sourceCertificates(tx, src)
+			if cl.Certificates, err = sourceCertificates(tx, src); err != nil {
+				return err
+			}
 		}
 		if cl.ID, err = s.life.IDs().NewResourceID(tx, "cluster"); err != nil {
 			return err
@@ -245,20 +247,23 @@ func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterReques
 }
 
 // sourceCertificates returns the certificates of the cluster a backup was taken from, when
-// that cluster still exists; the private key comes along so the new cluster is the same HSM
-// identity.
-func sourceCertificates(tx store.Tx, b store.Backup) store.Certificates {
+// that cluster still exists (none once it has been purged); the private key comes along so the
+// new cluster is the same HSM identity. A store failure is returned, not taken for "purged".
+func sourceCertificates(tx store.Tx, b store.Backup) (store.Certificates, error) {
 	id := b.ClusterID
 	if id == "" {
 		id = b.SourceClusterID
 	}
 	src, err := tx.Cluster(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Certificates{}, nil
+	}
 	if err != nil {
-		return store.Certificates{}
+		return store.Certificates{}, fmt.Errorf("load cluster %s of backup %s: %w", id, b.ID, err)
 	}
 	certs := src.Certificates
 	certs.ClusterCsr = ""
-	return certs
+	return certs, nil
 }
 
 // clusterFilterKeys are the DescribeClusters filter keys.
@@ -352,6 +357,14 @@ func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClust
 		}
 		if c.State != api.ClusterStateUninitialized {
 			return invalid("Cluster %s is in state %s; only an UNINITIALIZED cluster can be initialized.", c.ID, c.State)
+		}
+		// The CSR outlives a deleted HSM, so it alone does not show that an HSM is ACTIVE.
+		hsms, err := tx.HSMs(c.ID)
+		if err != nil {
+			return fmt.Errorf("HSMs of %s: %w", c.ID, err)
+		}
+		if !slices.ContainsFunc(hsms, func(h store.HSM) bool { return h.State == api.HsmStateActive }) {
+			return invalid("Cluster %s has no ACTIVE HSM: create an HSM and wait until it is ACTIVE, then sign Certificates.ClusterCsr.", c.ID)
 		}
 		if c.Certificates.ClusterCsr == "" {
 			return invalid("Cluster %s has no CSR yet: create an HSM and wait until it is ACTIVE, then sign Certificates.ClusterCsr.", c.ID)

@@ -36,6 +36,34 @@ func nextFreeIP(subnetID string, used map[string]bool) (string, error) {
 	return "", api.Errorf(api.CodeService, "Subnet %s has no free IP address left.", subnetID)
 }
 
+// subnetIPs returns the addresses of the HSMs in a subnet, whichever cluster of the account and
+// region they belong to: two ENIs of one subnet never get the same automatic address.
+func subnetIPs(tx store.Tx, c store.Cluster, subnetID string) (map[string]bool, error) {
+	clusters, err := tx.Clusters(store.ClusterQuery{Account: c.Account, Region: c.Region})
+	if err != nil {
+		return nil, fmt.Errorf("list clusters: %w", err)
+	}
+	var ids []string
+	for _, o := range clusters {
+		for _, id := range o.SubnetMapping {
+			if id == subnetID {
+				ids = append(ids, o.ID)
+			}
+		}
+	}
+	hsms, err := tx.HSMs(ids...)
+	if err != nil {
+		return nil, fmt.Errorf("HSMs in subnet %s: %w", subnetID, err)
+	}
+	taken := map[string]bool{}
+	for _, h := range hsms {
+		if h.SubnetID == subnetID {
+			taken[h.EniIP] = true
+		}
+	}
+	return taken, nil
+}
+
 // CreateHsm adds an HSM to a cluster in one of the cluster's availability zones.
 func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api.CreateHsmResponse, error) {
 	who, err := caller(ctx)
@@ -61,8 +89,13 @@ func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api
 		if err != nil {
 			return fmt.Errorf("HSMs of %s: %w", c.ID, err)
 		}
-		if c.State == api.ClusterStateUninitialized && len(hsms) > 0 {
-			return invalid("Cluster %s is UNINITIALIZED and already has HSM %s; initialize the cluster before adding more HSMs.", c.ID, hsms[0].ID)
+		// Until it is initialized a cluster has one HSM, the one its CSR comes from. A new, empty
+		// cluster that is still being created counts as UNINITIALIZED already (one restored from
+		// a backup becomes ACTIVE instead).
+		uninitialized := c.State == api.ClusterStateUninitialized ||
+			(c.State == api.ClusterStateCreateInProgress && c.SourceBackupID == "")
+		if uninitialized && len(hsms) > 0 {
+			return invalid("Cluster %s is %s and already has HSM %s; initialize the cluster before adding more HSMs.", c.ID, c.State, hsms[0].ID)
 		}
 		if len(hsms) >= s.cfg.MaxHSMsPerCluster {
 			return api.Errorf(api.CodeService, "Cluster %s already has %d HSMs, the most allowed.", c.ID, len(hsms))
@@ -73,7 +106,11 @@ func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api
 		}
 		ip := str(in.IpAddress)
 		if ip == "" {
-			if ip, err = nextFreeIP(subnetID, used); err != nil {
+			taken, err := subnetIPs(tx, c, subnetID)
+			if err != nil {
+				return err
+			}
+			if ip, err = nextFreeIP(subnetID, taken); err != nil {
 				return err
 			}
 		} else if used[ip] {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,28 +54,69 @@ func (s *stringOrList) UnmarshalJSON(b []byte) error {
 	}
 	var many []string
 	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("must be a string or a list of strings")
+		return errors.New("each of Principal.AWS, Action and Resource must be a string or a list of strings")
 	}
 	*s = many
 	return nil
 }
 
+// policyStatement is one statement of a backup policy. Condition and the Not* elements are
+// decoded only to be refused: ignoring them would share more than the owner wrote.
+type policyStatement struct {
+	Sid       string
+	Effect    string
+	Principal struct{ AWS stringOrList }
+	Action    stringOrList
+	Resource  stringOrList
+
+	Condition, NotPrincipal, NotAction, NotResource json.RawMessage
+}
+
+// statementList is a policy's Statement element: one statement object or a list of them, as
+// IAM allows.
+type statementList []policyStatement
+
+func (s *statementList) UnmarshalJSON(b []byte) error {
+	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '{' {
+		var one policyStatement
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*s = statementList{one}
+		return nil
+	}
+	var many []policyStatement
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*s = many
+	return nil
+}
+
+// policyDocumentError explains why a policy is not a valid document, without Go type names.
+func policyDocumentError(err error) error {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		where := "The document"
+		if typ.Field != "" {
+			where = typ.Field
+		}
+		return invalid("Policy is not a valid policy document: %s cannot be a JSON %s.", where, typ.Value)
+	}
+	return invalid("Policy is not a valid policy document: %v.", err)
+}
+
 // parsePolicy checks a backup sharing policy and returns its grants: IAM-style JSON whose
 // statements Allow only cloudhsm:DescribeBackups and/or cloudhsm:CreateCluster to principals
-// given as account IDs or arn:aws:iam::<account>:root, on this backup.
+// given as account IDs or arn:aws:iam::<account>:root, on this backup. Anything it does not
+// understand (Condition, NotPrincipal, NotAction, NotResource) is refused.
 func parsePolicy(doc, backupArn string) ([]store.Grant, error) {
 	var p struct {
 		Version   string
-		Statement []struct {
-			Sid       string
-			Effect    string
-			Principal struct{ AWS stringOrList }
-			Action    stringOrList
-			Resource  stringOrList
-		}
+		Statement statementList
 	}
 	if err := json.Unmarshal([]byte(doc), &p); err != nil {
-		return nil, invalid("Policy is not a valid policy document: %v.", err)
+		return nil, policyDocumentError(err)
 	}
 	if len(p.Statement) == 0 {
 		return nil, invalid("Policy has no Statement.")
@@ -85,6 +127,9 @@ func parsePolicy(doc, backupArn string) ([]store.Grant, error) {
 		n := i + 1
 		if st.Effect != "Allow" {
 			return nil, invalid("Statement %d: Effect must be \"Allow\"; backup policies can only share.", n)
+		}
+		if st.Condition != nil || st.NotPrincipal != nil || st.NotAction != nil || st.NotResource != nil {
+			return nil, invalid("Statement %d: Condition, NotPrincipal, NotAction and NotResource are not supported in backup policies.", n)
 		}
 		if len(st.Action) == 0 {
 			return nil, invalid("Statement %d has no Action.", n)
