@@ -525,6 +525,11 @@ func TestCreateClusterFromBackupRules(t *testing.T) {
 			_, err := e.client(account2, "us-east-1").CreateCluster(ctx, fromBackup(arn))
 			wantAPIError(t, err, "CloudHsmAccessDeniedException", 400)
 		}},
+		{"another account's ARN is CloudHsmAccessDeniedException whether or not the backup exists (existence never leaks)", func(t *testing.T, e *env, c *cloudhsmv2.Client, clusterID, backupID string) {
+			arn := "arn:aws:cloudhsm:us-east-1:" + account1 + ":backup/backup-aaaaaaaaaaa"
+			_, err := e.client(account2, "us-east-1").CreateCluster(ctx, fromBackup(arn))
+			wantAPIError(t, err, "CloudHsmAccessDeniedException", 400)
+		}},
 		{"the same account's backup from another region is CloudHsmResourceNotFoundException", func(t *testing.T, e *env, c *cloudhsmv2.Client, clusterID, backupID string) {
 			arn := aws.ToString(describeBackup(t, c, backupID).BackupArn)
 			_, err := e.client(account1, "eu-west-1").CreateCluster(ctx, fromBackup(arn))

@@ -154,6 +154,18 @@ func TestCopyBackupToRegionRules(t *testing.T) {
 			_, err := c.CopyBackupToRegion(ctx, &cloudhsmv2.CopyBackupToRegionInput{BackupId: &src, DestinationRegion: aws.String("us-east-1")})
 			wantAPIError(t, err, "CloudHsmInvalidRequestException", 400)
 		}},
+		{"a destination in another partition (GovCloud) is CloudHsmInvalidRequestException", nil, func(t *testing.T, e *env, c *cloudhsmv2.Client, clusterID, src string) {
+			_, err := c.CopyBackupToRegion(ctx, &cloudhsmv2.CopyBackupToRegionInput{BackupId: &src, DestinationRegion: aws.String("us-gov-west-1")})
+			wantAPIError(t, err, "CloudHsmInvalidRequestException", 400)
+		}},
+		{"a GovCloud backup's ARN is in the aws-us-gov partition", nil, func(t *testing.T, e *env, c *cloudhsmv2.Client, clusterID, src string) {
+			gov := e.client(account1, "us-gov-west-1")
+			_, backupID := e.activeCluster(t, gov)
+			want := "arn:aws-us-gov:cloudhsm:us-gov-west-1:" + account1 + ":backup/" + backupID
+			if got := aws.ToString(describeBackup(t, gov, backupID).BackupArn); got != want {
+				t.Fatalf("BackupArn %s, want %s", got, want)
+			}
+		}},
 		{"a source that is not READY is CloudHsmInvalidRequestException", nil, func(t *testing.T, e *env, c *cloudhsmv2.Client, clusterID, src string) {
 			mustDelete(t, c, src)
 			_, err := c.CopyBackupToRegion(ctx, &cloudhsmv2.CopyBackupToRegionInput{BackupId: &src, DestinationRegion: aws.String(dest)})

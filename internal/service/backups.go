@@ -112,6 +112,9 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRe
 	if *in.DestinationRegion == who.Region {
 		return nil, invalid("DestinationRegion %s is the backup's own region; choose another region.", who.Region)
 	}
+	if partition(*in.DestinationRegion) != partition(who.Region) {
+		return nil, invalid("Backups cannot be copied between partitions (%s to %s).", who.Region, *in.DestinationRegion)
+	}
 	var tags []store.Tag
 	if in.TagList != nil {
 		if tags, err = checkTags(in.TagList); err != nil {

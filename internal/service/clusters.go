@@ -124,35 +124,48 @@ func (s *Service) subnet(tx store.Tx, who identity.Caller, id string) (topology.
 }
 
 // sourceBackup resolves CreateCluster's SourceBackupId (an ID, or the ARN of a backup owned by
-// or shared with the caller) to a READY backup.
+// or shared with the caller) to a READY backup. Another account's ARN that is not shared with
+// the caller for cloudhsm:CreateCluster is refused the same way whether or not the backup
+// exists, so existence never leaks.
 func sourceBackup(tx store.Tx, who identity.Caller, ref string) (store.Backup, error) {
 	id := ref
 	if strings.HasPrefix(ref, "arn:") {
-		parts := strings.Split(ref, ":") // arn:aws:cloudhsm:<region>:<account>:backup/<id>
+		parts := strings.Split(ref, ":") // validated: arn:<partition>:cloudhsm:<region>:<account>:backup/<id>
 		region, account := parts[3], parts[4]
 		id = strings.TrimPrefix(parts[5], "backup/")
-		if region != who.Region {
+		if region != who.Region { // decided by the ARN alone: nothing leaks
 			return store.Backup{}, notFound("Backup", ref)
 		}
 		if account != who.Account {
-			b, err := tx.Backup(id)
-			if errors.Is(err, store.ErrNotFound) || (err == nil && (b.Account != account || b.Region != region)) {
-				return store.Backup{}, notFound("Backup", ref)
-			}
-			if err != nil {
-				return store.Backup{}, fmt.Errorf("load backup %s: %w", id, err)
-			}
-			if ok, err := granted(tx, b.ID, who.Account, grantCreateCluster); err != nil {
-				return store.Backup{}, err
-			} else if !ok {
-				return store.Backup{}, api.Errorf(api.CodeAccessDenied, "Account %s is not allowed to create a cluster from backup %s: its owner has not shared it with cloudhsm:CreateCluster.", who.Account, ref)
-			}
-			return b, checkSourceReady(b)
+			return sharedBackup(tx, who, ref, id, account, region)
 		}
 	}
 	b, err := ownedBackup(tx, who, id)
 	if err != nil {
 		return b, err
+	}
+	return b, checkSourceReady(b)
+}
+
+// sharedBackup loads another account's backup that its policy lets the caller build a cluster from.
+func sharedBackup(tx store.Tx, who identity.Caller, ref, id, account, region string) (store.Backup, error) {
+	denied := api.Errorf(api.CodeAccessDenied, "Account %s is not allowed to create a cluster from backup %s: its owner has not shared it with cloudhsm:CreateCluster.", who.Account, ref)
+	b, err := tx.Backup(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Backup{}, denied
+	}
+	if err != nil {
+		return store.Backup{}, fmt.Errorf("load backup %s: %w", id, err)
+	}
+	if b.Account != account || b.Region != region {
+		return store.Backup{}, denied
+	}
+	ok, err := granted(tx, b.ID, who.Account, grantCreateCluster)
+	if err != nil {
+		return store.Backup{}, err
+	}
+	if !ok {
+		return store.Backup{}, denied
 	}
 	return b, checkSourceReady(b)
 }

@@ -2,14 +2,23 @@ package service
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
+// partition returns the AWS partition of a region: aws-us-gov for GovCloud, else aws.
+func partition(region string) string {
+	if strings.HasPrefix(region, "us-gov-") {
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
 // arn returns the ARN of a resource ("backup", "cluster") of an account and region.
 func arn(region, account, kind, id string) string {
-	return "arn:aws:cloudhsm:" + region + ":" + account + ":" + kind + "/" + id
+	return "arn:" + partition(region) + ":cloudhsm:" + region + ":" + account + ":" + kind + "/" + id
 }
 
 // optional returns nil for "", else a pointer to s.

@@ -70,7 +70,7 @@ type Tx interface {
 	// DeleteBackup removes a backup with its tags and resource policy (the tombstone purge);
 	// deleting a missing backup is not an error.
 	DeleteBackup(id string) error
-	// Backups lists backups matching q, ordered by (CreatedAt, ID), descending unless
+	// Backups lists backups matching q, ordered by (CreatedAt, ID) with IDs in byte order, descending unless
 	// q.Ascending, starting strictly after q.After, at most q.Limit of them (0 = no limit).
 	Backups(q BackupQuery) ([]Backup, error)
 
@@ -110,7 +110,7 @@ type Tx interface {
 	CountSubnets(account, region string) (int, error)
 
 	// Tags returns the tags of each of the resources (cluster or backup IDs), keyed by ID, each
-	// list ordered by key. Resources without tags are absent from the map.
+	// list ordered by key in byte order. Resources without tags are absent from the map.
 	Tags(resourceIDs ...string) (map[string][]Tag, error)
 	// PutTags adds tags to a resource, replacing the values of keys it already has.
 	PutTags(resourceID string, tags []Tag) error
