@@ -141,14 +141,22 @@ func (e *Engine) SetClock(tx store.Tx, t time.Time) (time.Time, error) {
 	if t.Before(now) {
 		return time.Time{}, fmt.Errorf("%w: %s is before %s", ErrClockBackwards, t.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
 	}
-	// The offset makes wall time read t from now on; the floor keeps it from reading less.
+	if err := e.Pin(tx, t); err != nil {
+		return time.Time{}, err
+	}
+	return t, e.Settle(tx, t)
+}
+
+// Pin makes the virtual clock read t now and move on from there, and never read less than t.
+// It neither checks direction nor applies anything due: SetClock does both.
+func (e *Engine) Pin(tx store.Tx, t time.Time) error {
 	offset := t.Sub(e.clock.Now().Truncate(time.Millisecond)).Milliseconds()
 	for name, ms := range map[string]int64{clockOffsetSetting: offset, clockFloorSetting: t.UnixMilli()} {
 		if err := tx.PutSetting(name, strconv.FormatInt(ms, 10)); err != nil {
-			return time.Time{}, fmt.Errorf("store %s: %w", name, err)
+			return fmt.Errorf("store %s: %w", name, err)
 		}
 	}
-	return t, e.Settle(tx, t)
+	return nil
 }
 
 // NeedsSettle reports whether some lifecycle step is due at now.

@@ -119,7 +119,7 @@ func (s *Service) Reset(ctx context.Context) error {
 		if err := tx.Reset(); err != nil {
 			return err
 		}
-		if _, err := s.life.SetClock(tx, now); err != nil {
+		if err := s.life.Pin(tx, now); err != nil {
 			return err
 		}
 		return initTokenKey(tx, s.life.IDs())
