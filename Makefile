@@ -1,7 +1,7 @@
 # cloudhsm-local — the commands the README promises.
 GO ?= go
 
-.PHONY: run test test-go test-compat generate build
+.PHONY: run test test-go test-fuzz test-compat generate build
 
 ## run: serve on 127.0.0.1:4580 with state in ./cloudhsm-local.db
 run:
@@ -11,8 +11,9 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/cloudhsm-local ./cmd/cloudhsm-local
 
-## test: everything CI runs — formatting, vet, Go tests under the race detector, boto3/AWS CLI suite
-test: test-go test-compat
+## test: everything CI runs — formatting, vet, Go tests under the race detector, a short run of
+## every fuzz target, boto3/AWS CLI suite
+test: test-go test-fuzz test-compat
 
 test-go:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -20,6 +21,18 @@ test-go:
 	@$(GO) run ./internal/api/gen -model spec/cloudhsmv2.smithy.json -out /tmp/zz_shapes.check.go && \
 		cmp -s /tmp/zz_shapes.check.go internal/api/zz_shapes.go || { echo "internal/api is stale: run make generate"; exit 1; }
 	$(GO) test -race -count=1 ./...
+
+## test-fuzz: run every Fuzz target for FUZZTIME (make test-fuzz FUZZTIME=5m for a longer hunt);
+## a failing input is saved under the package's testdata/fuzz/ and replays in every go test
+FUZZTIME ?= 10s
+test-fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz $$(dirname $$f) $$fn for $(FUZZTIME)"; \
+			out=$$($(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$(dirname $$f) 2>&1) || { echo "$$out"; exit 1; }; \
+			echo "$$out" | grep 'execs:' | tail -1; \
+		done; \
+	done
 
 test-compat:
 	bash compat/run.sh

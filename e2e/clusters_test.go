@@ -507,6 +507,28 @@ func TestCreateClusterFromBackupRules(t *testing.T) {
 		{"by the ARN of an owned backup: SourceBackupId is the plain ID", func(t *testing.T, e *env, c *cloudhsmv2.Client, clusterID, backupID string) {
 			restored(t, c, aws.ToString(describeBackup(t, c, backupID).BackupArn), backupID, clusterID)
 		}},
+		{"after the source cluster is deleted and purged, a restored cluster still gets its certificates", func(t *testing.T, e *env, c *cloudhsmv2.Client, clusterID, backupID string) {
+			src := describeCluster(t, c, clusterID)
+			for _, h := range src.Hsms {
+				if _, err := c.DeleteHsm(ctx, &cloudhsmv2.DeleteHsmInput{ClusterId: &clusterID, HsmId: h.HsmId}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := c.DeleteCluster(ctx, &cloudhsmv2.DeleteClusterInput{ClusterId: &clusterID}); err != nil {
+				t.Fatal(err)
+			}
+			e.advance(8 * 24 * time.Hour) // past the 7-day tombstone
+			if out, err := c.DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{Filters: map[string][]string{"clusterIds": {clusterID}}}); err != nil || len(out.Clusters) != 0 {
+				t.Fatalf("the source cluster should be purged: %+v %v", out, err)
+			}
+			cl := mustCreateCluster(t, c, fromBackup(backupID))
+			got := describeCluster(t, c, aws.ToString(cl.ClusterId))
+			if got.State != types.ClusterStateActive || got.Certificates == nil ||
+				aws.ToString(got.Certificates.ClusterCertificate) != aws.ToString(src.Certificates.ClusterCertificate) ||
+				aws.ToString(got.Certificates.HsmCertificate) != aws.ToString(src.Certificates.HsmCertificate) {
+				t.Fatalf("restored cluster: %s, certificates %+v, want the purged source's", got.State, got.Certificates)
+			}
+		}},
 		{"a backup that is not READY is CloudHsmInvalidRequestException", func(t *testing.T, e *env, c *cloudhsmv2.Client, clusterID, backupID string) {
 			mustDelete(t, c, backupID)
 			_, err := c.CreateCluster(ctx, fromBackup(backupID))

@@ -7,6 +7,7 @@
 //	cloudhsm-local activate CLUSTER_ID     activate an INITIALIZED cluster
 //	cloudhsm-local take-backup CLUSTER_ID  back up an ACTIVE cluster now
 //	cloudhsm-local reset                   empty the store
+//	cloudhsm-local faults [list | clear | add --operation OP ...]  fault injection
 //
 // Every flag has an environment twin: --store is CLOUDHSM_LOCAL_STORE, --auto-activate is
 // CLOUDHSM_LOCAL_AUTO_ACTIVATE, and so on. Flags win over the environment.
@@ -51,7 +52,11 @@ const usage = `usage:
   cloudhsm-local activate CLUSTER_ID        activate an INITIALIZED cluster
   cloudhsm-local take-backup CLUSTER_ID     back up an ACTIVE cluster now
   cloudhsm-local reset                      empty the store
-Admin subcommands take --endpoint (CLOUDHSM_LOCAL_ENDPOINT, default http://127.0.0.1:4580).
+  cloudhsm-local faults [list | clear]      list or remove the fault-injection rules
+  cloudhsm-local faults add --operation OP [--error NAME] [--latency D] [--probability P | --count N]
+                                            add one (or: faults add '{"operation":...}')
+Admin subcommands take --endpoint (CLOUDHSM_LOCAL_ENDPOINT, default http://127.0.0.1:4580)
+and, for a server in strict mode, --admin-token (CLOUDHSM_LOCAL_ADMIN_TOKEN).
 `
 
 // run is main without the process: arguments, environment and output are injected. It returns
@@ -66,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "serve":
 		err = serve(ctx, args, getenv, stderr)
-	case "health", "clock", "activate", "take-backup", "reset":
+	case "health", "clock", "activate", "take-backup", "reset", "faults":
 		err = adminCommand(ctx, cmd, args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
@@ -133,12 +138,14 @@ type serveFlags struct {
 	pendingDeletion, tombstone              time.Duration
 	autoActivate                            bool
 	maxClusters, maxHSMs                    int
+	auth, credentials, adminToken           string
 }
 
 // serveConfig is what the serve flags and their environment twins decide.
 type serveConfig struct {
-	addr   string
-	server server.Config
+	addr        string
+	server      server.Config
+	credentials string // the credentials file of --auth sigv4, reloaded on SIGHUP
 }
 
 // parseServe reads the serve flags, then their CLOUDHSM_LOCAL_* twins for flags not given, and
@@ -160,6 +167,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&f.maxClusters, "max-clusters", svcDefaults.MaxClusters, "clusters per account and region")
 	fs.IntVar(&f.maxHSMs, "max-hsms", svcDefaults.MaxHSMsPerCluster, "HSMs per cluster")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.auth, "auth", authPermissive, "permissive (signatures not checked) or sigv4 (strict: verify against --credentials)")
+	fs.StringVar(&f.credentials, "credentials", "", "credentials file of --auth sigv4 (JSON list; reloaded on SIGHUP)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token the admin API requires (needed with --auth sigv4); prefer the environment twin")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return serveConfig{}, err
 	}
@@ -193,9 +203,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 			return serveConfig{}, usageError{err}
 		}
 	}
+	verifier, err := parseAuth(f.auth, f.credentials, f.adminToken)
+	if err != nil {
+		return serveConfig{}, err
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	return serveConfig{addr: f.addr, server: server.Config{
+	return serveConfig{addr: f.addr, credentials: f.credentials, server: server.Config{
 		Store: f.store, DefaultRegion: f.region, Lifecycle: life, Service: svcCfg, Logger: logger,
+		Verifier: verifier, AdminToken: f.adminToken,
 	}}, nil
 }
 
@@ -214,7 +229,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
-	cfg.server.Logger.Info("cloudhsm-local serving", "addr", ln.Addr().String(), "store", cfg.server.Store, "version", server.Version)
+	auth := authPermissive
+	if v := cfg.server.Verifier; v != nil {
+		auth = authSigV4
+		defer reloadOnHangup(ctx, v, cfg.credentials, cfg.server.Logger)()
+	}
+	cfg.server.Logger.Info("cloudhsm-local serving", "addr", ln.Addr().String(), "store", cfg.server.Store, "version", server.Version, "auth", auth)
 	return srv.Serve(ctx, ln, 10*time.Second)
 }
 
@@ -255,6 +275,7 @@ func adminCommand(ctx context.Context, cmd string, args []string, getenv func(st
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	endpoint := fs.String("endpoint", "http://127.0.0.1:4580", "the server's URL")
+	token := fs.String("admin-token", "", "the server's admin token (strict mode); prefer CLOUDHSM_LOCAL_ADMIN_TOKEN")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -262,7 +283,7 @@ func adminCommand(ctx context.Context, cmd string, args []string, getenv func(st
 	if err != nil {
 		return err
 	}
-	client := admin.Client{Endpoint: *endpoint, HTTP: &http.Client{Timeout: 5 * time.Minute}}
+	client := admin.Client{Endpoint: *endpoint, HTTP: &http.Client{Timeout: 5 * time.Minute}, Token: *token}
 	out, err := client.Call(ctx, method, path, body)
 	if err != nil {
 		return err
@@ -300,6 +321,8 @@ func adminRequest(cmd string, args []string) (method, path string, body any, err
 			return "", "", nil, err
 		}
 		return http.MethodPost, "clusters/" + url.PathEscape(args[0]) + "/backups", nil, nil
+	case "faults":
+		return faultsRequest(args) // faults.go
 	}
 	// clock
 	switch {

@@ -262,7 +262,7 @@ func TestAdminSubcommands(t *testing.T) {
 
 	t.Run("health", func(t *testing.T) {
 		out := cmd(t, "health")
-		want := map[string]any{"status": "ok", "store": "memory", "version": server.Version, "now": rfc(start)}
+		want := map[string]any{"status": "ok", "store": "memory", "version": server.Version, "now": rfc(start), "faults": 0}
 		if jsonString(out) != jsonString(want) {
 			t.Fatalf("health %v, want %v", out, want)
 		}

@@ -16,6 +16,8 @@ type Client struct {
 	Endpoint string
 	// HTTP is the client to use; nil means http.DefaultClient.
 	HTTP *http.Client
+	// Token is the admin token sent as "Authorization: Bearer <token>"; empty sends none.
+	Token string
 }
 
 // Call sends one admin request (body may be nil) and returns the JSON response body. A
@@ -35,6 +37,9 @@ func (c Client) Call(ctx context.Context, method, path string, body any) (json.R
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient

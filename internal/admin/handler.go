@@ -1,6 +1,6 @@
 // Package admin is the emulator's own front door, under /_cloudhsm-local/: health, the virtual
-// clock, cluster activation, on-demand backups and reset (BEHAVIOUR.md §9), plus the client the
-// cloudhsm-local subcommands use to call it.
+// clock, cluster activation, on-demand backups, reset and fault injection (BEHAVIOUR.md §9), plus
+// the client the cloudhsm-local subcommands use to call it.
 //
 // It speaks plain JSON over HTTP and delegates every action to the service; it must never hold
 // state or apply rules of its own.
@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,6 +40,7 @@ type Health struct {
 	Store   string `json:"store"`
 	Version string `json:"version"`
 	Now     string `json:"now"`
+	Faults  int    `json:"faults"` // fault-injection rules that may still apply
 }
 
 // Clock is the body of the clock endpoints: the virtual time in RFC 3339.
@@ -61,9 +63,18 @@ type Error struct {
 // maxBody caps admin request bodies.
 const maxBody = 64 << 10
 
-// NewHandler returns the admin API handler; version is reported by health.
-func NewHandler(svc Actions, version string, logger *slog.Logger) http.Handler {
+// MaxClockMove caps one move of the virtual clock (366 days): everything due is applied day by
+// day in one transaction, so a move of centuries would hold the store for hours. Move further
+// in steps.
+const MaxClockMove = 366 * 24 * time.Hour
+
+// NewHandler returns the admin API handler; version is reported by health. Options add the
+// fault endpoints (WithFaults).
+func NewHandler(svc Actions, version string, logger *slog.Logger, opts ...Option) http.Handler {
 	h := &handler{svc: svc, version: version, log: logger}
+	for _, opt := range opts {
+		opt(h)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Prefix+"health", h.wrap(h.health))
 	mux.HandleFunc("GET "+Prefix+"clock", h.wrap(h.clock))
@@ -71,6 +82,7 @@ func NewHandler(svc Actions, version string, logger *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+Prefix+"clusters/{id}/activate", h.wrap(h.activate))
 	mux.HandleFunc("POST "+Prefix+"clusters/{id}/backups", h.wrap(h.takeBackup))
 	mux.HandleFunc("POST "+Prefix+"reset", h.wrap(h.reset))
+	h.faultRoutes(mux) // faults.go
 	mux.HandleFunc(Prefix, h.wrap(func(*http.Request) (any, error) {
 		return nil, statusError{http.StatusNotFound, "no such admin endpoint; see BEHAVIOUR.md §9"}
 	}))
@@ -81,6 +93,7 @@ type handler struct {
 	svc     Actions
 	version string
 	log     *slog.Logger
+	faults  Faults // nil: the fault endpoints answer 404
 }
 
 // statusError is an admin error with its HTTP status.
@@ -126,7 +139,7 @@ func (h *handler) health(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Health{Status: "ok", Store: h.svc.StoreKind(), Version: h.version, Now: now.Format(time.RFC3339Nano)}, nil
+	return Health{Status: "ok", Store: h.svc.StoreKind(), Version: h.version, Now: now.Format(time.RFC3339Nano), Faults: h.activeFaults()}, nil
 }
 
 func (h *handler) clock(r *http.Request) (any, error) {
@@ -147,17 +160,29 @@ func (h *handler) moveClock(r *http.Request) (any, error) {
 		if perr != nil {
 			return nil, statusError{http.StatusBadRequest, "advance must be a duration such as \"168h\" or \"30m\": " + perr.Error()}
 		}
+		if d > MaxClockMove {
+			return nil, tooFar(d)
+		}
 		now, err = h.svc.AdvanceClock(r.Context(), d)
 	case req.Set != "" && req.Advance == "":
 		t, perr := time.Parse(time.RFC3339Nano, req.Set)
 		if perr != nil {
 			return nil, statusError{http.StatusBadRequest, "set must be an RFC 3339 time such as \"2030-01-01T00:00:00Z\": " + perr.Error()}
 		}
-		now, err = h.svc.SetClock(r.Context(), t)
+		if now, err = h.svc.Now(r.Context()); err == nil && t.Sub(now) > MaxClockMove {
+			return nil, tooFar(t.Sub(now))
+		}
+		if err == nil {
+			now, err = h.svc.SetClock(r.Context(), t)
+		}
 	default:
 		return nil, statusError{http.StatusBadRequest, "give exactly one of {\"advance\":\"168h\"} or {\"set\":\"<RFC 3339>\"}"}
 	}
 	return Clock{Now: now.Format(time.RFC3339Nano)}, err
+}
+
+func tooFar(d time.Duration) error {
+	return statusError{http.StatusBadRequest, fmt.Sprintf("the clock moves at most %s (366 days) at a time, not %s: move it in steps", MaxClockMove, d)}
 }
 
 func (h *handler) activate(r *http.Request) (any, error) {

@@ -22,6 +22,14 @@ const (
 	CodeSerialization         ErrorCode = "SerializationException"
 )
 
+// The authentication errors of strict mode (BEHAVIOUR.md §1), named as AWS's front end names them.
+const (
+	CodeMissingAuthenticationToken ErrorCode = "MissingAuthenticationTokenException"
+	CodeUnrecognizedClient         ErrorCode = "UnrecognizedClientException"
+	CodeInvalidSignature           ErrorCode = "InvalidSignatureException"
+	CodeExpiredToken               ErrorCode = "ExpiredTokenException"
+)
+
 // Status is the HTTP status that carries the error: 500 for the one server fault, else 400.
 func (c ErrorCode) Status() int {
 	if c == CodeInternalFailure {

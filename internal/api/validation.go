@@ -107,13 +107,20 @@ func listString[T any](list []T) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// mapString renders a map as {k=[v], ...} with sorted keys.
-func mapString[V any](m map[string]V) string {
+// sortedKeys returns a map's keys in order, so violations about keys are reported in a stable
+// order (a map's own order is random).
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	return keys
+}
+
+// mapString renders a map as {k=[v], ...} with sorted keys.
+func mapString[V any](m map[string]V) string {
+	keys := sortedKeys(m)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s=%v", k, m[k])

@@ -793,7 +793,7 @@ func (v *DescribeBackupsRequest) Validate() error {
 func (v *DescribeBackupsRequest) validate(prefix string, vs *Violations) {
 	if v.Filters != nil {
 		vs.ListLength(prefix+"filters", len(v.Filters), 0, 30, mapString(v.Filters))
-		for k := range v.Filters {
+		for _, k := range sortedKeys(v.Filters) {
 			vs.MapKeyPattern(prefix+"filters", k, patternField)
 		}
 	}
@@ -816,7 +816,7 @@ func (v *DescribeClustersRequest) Validate() error {
 func (v *DescribeClustersRequest) validate(prefix string, vs *Violations) {
 	if v.Filters != nil {
 		vs.ListLength(prefix+"filters", len(v.Filters), 0, 30, mapString(v.Filters))
-		for k := range v.Filters {
+		for _, k := range sortedKeys(v.Filters) {
 			vs.MapKeyPattern(prefix+"filters", k, patternField)
 		}
 	}

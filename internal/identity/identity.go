@@ -2,15 +2,19 @@
 // the SigV4 credential scope of its Authorization header (or of a presigned URL's X-Amz-Credential
 // query parameter).
 //
-// Only permissive mode exists today (BEHAVIOUR.md §1): signatures are NOT verified; an access
-// key id of exactly 12 ASCII digits is the account id, any other key is the default account, and
-// the region comes from the credential scope. Resolver.Resolve is the single entry point, so the
-// strict mode (SigV4 verification against a credentials file) can be added behind it without
-// touching callers; it receives the whole request, and the protocol layer hands it one whose Body
-// holds the full payload, as a signature check needs.
+// Two modes (BEHAVIOUR.md §1), behind the one entry point Resolver.Resolve:
+//   - permissive (the default): signatures are NOT verified; an access key id of exactly 12 ASCII
+//     digits is the account id, any other key is the default account, and the region comes from
+//     the credential scope;
+//   - strict (Resolver.Strict set): the SigV4 signature is verified against a credentials file
+//     (Verifier, LoadCredentials), and the credential gives the account and its identity policy.
+//
+// Resolve receives the whole request; the protocol layer hands it one whose Body holds the full
+// payload, as a signature check needs.
 //
 // This package must never know the API's operations, resources, storage or wire encoding: it
-// answers "who", and nothing else.
+// answers "who", and nothing else. It must never put a secret, a session token or a signature
+// into an error message.
 package identity
 
 import (
@@ -21,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/policy"
 )
 
 // Defaults used when a Resolver leaves a field empty.
@@ -40,6 +45,10 @@ type Caller struct {
 	Region string
 	// AccessKeyID is the access key from the credential scope; empty for an unsigned request.
 	AccessKeyID string
+	// Policy is the identity policy of a strict-mode credential; nil when there is none (every
+	// permissive caller, and strict credentials without a policy), which allows everything the
+	// account may do.
+	Policy *policy.Policy
 }
 
 // Resolver finds the Caller of a request. Its zero value is ready to use, with DefaultAccount and
@@ -50,6 +59,9 @@ type Resolver struct {
 	// DefaultAccount is the account of a request whose access key is not a 12-digit account id;
 	// DefaultAccount when empty.
 	DefaultAccount string
+	// Strict, when set, switches to strict mode: every request must be signed with one of its
+	// credentials. nil is permissive mode.
+	Strict *Verifier
 }
 
 // Validate reports whether the configured defaults are usable: the account must be 12 ASCII
@@ -64,7 +76,10 @@ func (r Resolver) Validate() error {
 	return nil
 }
 
-// Resolve returns the Caller of req (permissive mode):
+// Resolve returns the Caller of req. In strict mode see Verifier: the signature must verify, and
+// the errors are MissingAuthenticationTokenException, UnrecognizedClientException,
+// InvalidSignatureException, ExpiredTokenException or CloudHsmInvalidRequestException (a bad
+// region), all *api.Error. In permissive mode:
 //   - credentials are taken from the Authorization header when it is present and non-blank, else
 //     from the X-Amz-Credential query parameter; an Authorization header whose scheme is not
 //     AWS4-* or that has no Credential parameter counts as no credentials;
@@ -80,6 +95,9 @@ func (r Resolver) Validate() error {
 func (r Resolver) Resolve(req *http.Request) (Caller, error) {
 	if err := r.Validate(); err != nil {
 		return Caller{}, api.InternalFailure(err)
+	}
+	if r.Strict != nil {
+		return r.Strict.verify(req)
 	}
 	c := Caller{Account: r.defaultAccount(), Region: r.defaultRegion()}
 	cred, ok := credentialOf(req)

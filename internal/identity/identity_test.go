@@ -203,6 +203,9 @@ func TestContext(t *testing.T) {
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 
+// FuzzParseAuthorization fuzzes both Authorization parsers: permissive Resolve never panics and
+// yields a 12-digit account and a valid region or a CloudHsmInvalidRequestException; the strict
+// half is checkStrict.
 func FuzzParseAuthorization(f *testing.F) {
 	for _, seed := range []struct{ auth, credential string }{
 		{"", ""},
@@ -225,7 +228,12 @@ func FuzzParseAuthorization(f *testing.F) {
 	} {
 		f.Add(seed.auth, seed.credential)
 	}
+	for _, seed := range strictSeeds {
+		f.Add(seed, "")
+	}
 	f.Fuzz(func(t *testing.T, auth, credential string) {
+		checkStrict(t, auth)
+
 		req := httptest.NewRequest(http.MethodPost, "/", nil)
 		req.Header["Authorization"] = []string{auth} // unchecked, as a raw header could be
 		req.URL.RawQuery = url.Values{"X-Amz-Credential": {credential}}.Encode()

@@ -169,6 +169,10 @@ func (e *Engine) activate(tx store.Tx, c store.Cluster, at time.Time, backup boo
 	if err := tx.UpdateCluster(c); err != nil {
 		return err
 	}
+	// Its backups carry this identity; keep it for when the cluster itself is long gone.
+	if err := tx.PutClusterIdentity(c.ID, c.Certificates); err != nil {
+		return fmt.Errorf("record identity of %s: %w", c.ID, err)
+	}
 	if !backup {
 		return nil
 	}

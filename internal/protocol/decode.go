@@ -16,7 +16,8 @@ import (
 // decodeInput decodes a request body into an operation's input (a pointer to its Request struct).
 // An empty body is {}. The body must be exactly one JSON object, with each known member of its
 // modeled JSON type; unknown members are ignored, as AWS does, and null members count as absent.
-// Any other body is a SerializationException naming the problem.
+// Any other body is a SerializationException naming the problem. No list may hold more than
+// MaxListLength elements (limits.go).
 func decodeInput(body []byte, in any) error {
 	start := skipSpace(body, 0)
 	if start == len(body) {
@@ -32,7 +33,7 @@ func decodeInput(body []byte, in any) error {
 	if end := int(dec.InputOffset()); skipSpace(body, end) != len(body) {
 		return serializationf("Request body has data after the JSON object (at byte %d)", end)
 	}
-	return nil
+	return checkLists(in)
 }
 
 // decodeError explains an encoding/json error in the client's terms.

@@ -61,15 +61,20 @@ const (
 //
 // logger receives internal failures (with their cause, stack for panics, and request id) at
 // Error level and other outcomes at Debug level; nil discards them. newRequestID makes the
-// x-amzn-RequestId of each response; nil means uuid.NewString.
-func NewHandler(svc api.Service, ids identity.Resolver, logger *slog.Logger, newRequestID func() string) http.Handler {
+// x-amzn-RequestId of each response; nil means uuid.NewString. Options add fault injection
+// (WithFaults).
+func NewHandler(svc api.Service, ids identity.Resolver, logger *slog.Logger, newRequestID func() string, opts ...Option) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if newRequestID == nil {
 		newRequestID = uuid.NewString
 	}
-	return &handler{svc: svc, ids: ids, log: logger, newRequestID: newRequestID}
+	h := &handler{svc: svc, ids: ids, log: logger, newRequestID: newRequestID, operations: operationSet()}
+	for _, opt := range opts {
+		opt(h)
+	}
+	return h
 }
 
 type handler struct {
@@ -77,6 +82,8 @@ type handler struct {
 	ids          identity.Resolver
 	log          *slog.Logger
 	newRequestID func() string
+	operations   map[string]bool // the service's operation names
+	faults       Faults          // nil: no fault injection
 }
 
 // ServeHTTP handles one request; every outcome leaves through writeResult or writeError.
@@ -106,7 +113,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) (op string, out 
 		return "", nil, err
 	}
 
-	// Strict mode will verify the signature, which covers the payload: give Resolve a request
+	// Strict mode verifies the signature, which covers the payload: give Resolve a request
 	// whose body can still be read.
 	idReq := r.WithContext(r.Context())
 	idReq.Body = io.NopCloser(bytes.NewReader(body))
@@ -119,6 +126,9 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) (op string, out 
 	op, err = operationOf(r.Header.Get(headerTarget))
 	if err != nil {
 		return "", nil, err
+	}
+	if err := h.injectFault(ctx, op); err != nil { // faults.go: before the operation runs
+		return op, nil, err
 	}
 	out, err = h.invoke(ctx, op, body)
 	if errors.Is(err, api.ErrUnknownOperation) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/protocol"
@@ -32,7 +33,9 @@ const Version = "0.1.0"
 
 // Config is everything a server needs; cmd/cloudhsm-local fills it from flags and environment.
 type Config struct {
-	// Store is "sqlite:PATH" or "memory".
+	// Store is where state lives: "sqlite:PATH", "memory", or a PostgreSQL URL
+	// ("postgres://USER@HOST:PORT/DB?sslmode=disable", also "postgresql://"; the database must
+	// exist). Any number of servers may share one PostgreSQL database (or one SQLite file).
 	Store string
 	// DefaultRegion is used for requests without a SigV4 credential scope.
 	DefaultRegion string
@@ -46,6 +49,17 @@ type Config struct {
 	Rand io.Reader
 	// Logger receives request failures; nil discards them.
 	Logger *slog.Logger
+	// Verifier, when set, is strict mode: every API request must carry a valid SigV4 signature
+	// of one of its credentials, and each is checked against its credential's policy. nil is
+	// permissive mode.
+	Verifier *identity.Verifier `json:"-"`
+	// AdminToken, when set, is the bearer token the admin API requires.
+	AdminToken string `json:"-"`
+	// Faults is the fault-injection rule set (BEHAVIOUR.md §9), kept in this process only;
+	// nil means a new, empty one drawing from crypto/rand.
+	Faults *faults.Set `json:"-"`
+	// HTTP bounds connections (timeouts, header size); zero fields take DefaultHTTPLimits.
+	HTTP HTTPLimits
 }
 
 // Server is an assembled cloudhsm-local.
@@ -53,6 +67,7 @@ type Server struct {
 	store   store.Store
 	handler http.Handler
 	log     *slog.Logger
+	limits  HTTPLimits
 }
 
 // New opens the store (running its migrations) and assembles the server.
@@ -66,7 +81,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ids := identity.Resolver{DefaultRegion: cfg.DefaultRegion}
+	ids := identity.Resolver{DefaultRegion: cfg.DefaultRegion, Strict: cfg.Verifier}
+	if cfg.Verifier != nil {
+		cfg.Service.Authorizer = service.CallerPolicies{}
+	}
 	if err := ids.Validate(); err != nil {
 		return nil, err
 	}
@@ -79,18 +97,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.Join(fmt.Errorf("prepare store: %w", err), st.Close())
 	}
 	mux := http.NewServeMux()
-	mux.Handle(admin.Prefix, admin.NewHandler(svc, Version, cfg.Logger))
-	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil))
-	return &Server{store: st, handler: mux, log: cfg.Logger}, nil
+	if cfg.Faults == nil {
+		cfg.Faults = faults.New(nil)
+	}
+	mux.Handle(admin.Prefix, admin.RequireToken(cfg.AdminToken, admin.NewHandler(svc, Version, cfg.Logger, admin.WithFaults(cfg.Faults))))
+	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil, protocol.WithFaults(cfg.Faults)))
+	return &Server{store: st, handler: mux, log: cfg.Logger, limits: cfg.HTTP.orDefaults()}, nil
 }
 
-// openStore picks the backend named by a --store value.
+// openStore picks the backend named by a --store value. Every backend is sqlstore's; the
+// check here only gives an unknown value a message in terms of the flag.
 func openStore(ctx context.Context, dsn string) (store.Store, error) {
 	switch {
-	case dsn == "memory" || strings.HasPrefix(dsn, "sqlite:"):
+	case dsn == "memory" || strings.HasPrefix(dsn, "sqlite:") ||
+		strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
 		return sqlstore.Open(ctx, dsn)
 	}
-	return nil, fmt.Errorf("unsupported --store %q: use sqlite:PATH or memory", dsn)
+	return nil, fmt.Errorf("unsupported --store %q: use sqlite:PATH, memory or postgres://USER@HOST:PORT/DB", sqlstore.RedactDSN(dsn))
 }
 
 // Handler returns the HTTP handler serving both the CloudHSM API and the admin API.
@@ -101,11 +124,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: s.limits.ReadHeaderTimeout,
+		ReadTimeout:       s.limits.ReadTimeout,
+		WriteTimeout:      s.limits.WriteTimeout,
+		IdleTimeout:       s.limits.IdleTimeout,
+		MaxHeaderBytes:    s.limits.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

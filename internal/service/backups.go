@@ -31,6 +31,9 @@ func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorize(who, in); err != nil {
+		return nil, err
+	}
 	out := &api.DeleteBackupResponse{}
 	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
@@ -53,6 +56,9 @@ func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest)
 func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupRequest) (*api.RestoreBackupResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	out := &api.RestoreBackupResponse{}
@@ -83,6 +89,9 @@ func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBack
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorize(who, in); err != nil {
+		return nil, err
+	}
 	out := &api.ModifyBackupAttributesResponse{}
 	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
@@ -107,6 +116,9 @@ func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBack
 func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRegionRequest) (*api.CopyBackupToRegionResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	if *in.DestinationRegion == who.Region {
@@ -258,6 +270,9 @@ func filterScope(filters map[string][]string) string {
 func (s *Service) DescribeBackups(ctx context.Context, in *api.DescribeBackupsRequest) (*api.DescribeBackupsResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	q, err := backupQuery(in.Filters)

@@ -160,7 +160,7 @@ func sharedBackup(tx store.Tx, who identity.Caller, ref, id, account, region str
 	if b.Account != account || b.Region != region {
 		return store.Backup{}, denied
 	}
-	ok, err := granted(tx, b.ID, who.Account, grantCreateCluster)
+	ok, err := granted(tx, b, who.Account, grantCreateCluster)
 	if err != nil {
 		return store.Backup{}, err
 	}
@@ -181,6 +181,9 @@ func checkSourceReady(b store.Backup) error {
 func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterRequest) (*api.CreateClusterResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	if err := checkHsmType(*in.HsmType); err != nil {
@@ -259,22 +262,21 @@ func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterReques
 	return out, err
 }
 
-// sourceCertificates returns the certificates of the cluster a backup was taken from, when
-// that cluster still exists (none once it has been purged); the private key comes along so the
-// new cluster is the same HSM identity. A store failure is returned, not taken for "purged".
+// sourceCertificates returns the identity (certificates and key) that the cluster a backup was
+// taken from had when it became ACTIVE, which the store keeps even after that cluster is purged,
+// so the new cluster is the same HSM identity. None is recorded only for clusters never ACTIVE.
 func sourceCertificates(tx store.Tx, b store.Backup) (store.Certificates, error) {
 	id := b.ClusterID
 	if id == "" {
 		id = b.SourceClusterID
 	}
-	src, err := tx.Cluster(id)
+	certs, err := tx.ClusterIdentity(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Certificates{}, nil
 	}
 	if err != nil {
-		return store.Certificates{}, fmt.Errorf("load cluster %s of backup %s: %w", id, b.ID, err)
+		return store.Certificates{}, fmt.Errorf("identity of cluster %s of backup %s: %w", id, b.ID, err)
 	}
-	certs := src.Certificates
 	certs.ClusterCsr = ""
 	return certs, nil
 }
@@ -286,6 +288,9 @@ var clusterFilterKeys = []string{"clusterIds", "vpcIds", "states"}
 func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClustersRequest) (*api.DescribeClustersResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	q := store.ClusterQuery{Account: who.Account, Region: who.Region, Limit: 25}
@@ -362,6 +367,9 @@ func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClust
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorize(who, in); err != nil {
+		return nil, err
+	}
 	out := &api.InitializeClusterResponse{}
 	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
@@ -402,6 +410,9 @@ func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClust
 func (s *Service) ModifyCluster(ctx context.Context, in *api.ModifyClusterRequest) (*api.ModifyClusterResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	if in.BackupRetentionPolicy == nil && in.HsmType == nil {
@@ -482,6 +493,9 @@ func (s *Service) migrateHsmType(tx store.Tx, c *store.Cluster, to string, now t
 func (s *Service) DeleteCluster(ctx context.Context, in *api.DeleteClusterRequest) (*api.DeleteClusterResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	out := &api.DeleteClusterResponse{}

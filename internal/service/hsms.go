@@ -70,6 +70,9 @@ func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorize(who, in); err != nil {
+		return nil, err
+	}
 	out := &api.CreateHsmResponse{}
 	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
@@ -142,6 +145,9 @@ func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api
 func (s *Service) DeleteHsm(ctx context.Context, in *api.DeleteHsmRequest) (*api.DeleteHsmResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	given := slices.DeleteFunc([]*string{in.HsmId, in.EniId, in.EniIp}, func(p *string) bool { return p == nil })

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/policy"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
@@ -26,21 +27,28 @@ var (
 	rootPrincipalPrefix = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):root$`)
 )
 
-// granted reports whether backup's policy lets account perform action.
-func granted(tx store.Tx, backupID, account, action string) (bool, error) {
-	p, err := tx.Policy(backupID)
+// granted reports whether backup b's resource policy lets account perform action on it. The
+// stored document is evaluated by package policy, the evaluator that also checks strict-mode
+// identity policies, so sharing decides the same way in both modes. A stored document that the
+// evaluator cannot read (none can be put today) grants nothing.
+func granted(tx store.Tx, b store.Backup, account, action string) (bool, error) {
+	p, err := tx.Policy(b.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("policy of %s: %w", backupID, err)
+		return false, fmt.Errorf("policy of %s: %w", b.ID, err)
 	}
-	for _, g := range p.Grants {
-		if g.Account == account && ((action == grantCreateCluster && g.CreateCluster) || (action == grantDescribeBackups && g.Describe)) {
-			return true, nil
-		}
+	doc, err := policy.Parse([]byte(p.Document), policy.Resource)
+	if err != nil {
+		return false, nil
 	}
-	return false, nil
+	return doc.Allows(shareRequest(b, account, action)), nil
+}
+
+// shareRequest is the question a backup's resource policy answers for a grantee.
+func shareRequest(b store.Backup, account, action string) policy.Request {
+	return policy.Request{Principal: account, Action: action, Resource: arn(b.Region, b.Account, "backup", b.ID)}
 }
 
 // stringOrList is an IAM policy value that may be one string or a list of strings.
@@ -110,7 +118,12 @@ func policyDocumentError(err error) error {
 // statements Allow only cloudhsm:DescribeBackups and/or cloudhsm:CreateCluster to principals
 // given as account IDs or arn:aws:iam::<account>:root, on this backup. Anything it does not
 // understand (Condition, NotPrincipal, NotAction, NotResource) is refused.
-func parsePolicy(doc, backupArn string) ([]store.Grant, error) {
+//
+// The grants (what the store indexes for DescribeBackups with Shared) are not worked out here:
+// each named account's are the decisions of package policy's evaluator on the document, the same
+// evaluation granted makes later, so the index and the evaluator cannot disagree.
+func parsePolicy(doc string, b store.Backup) ([]store.Grant, error) {
+	backupArn := arn(b.Region, b.Account, "backup", b.ID)
 	var p struct {
 		Version   string
 		Statement statementList
@@ -121,7 +134,7 @@ func parsePolicy(doc, backupArn string) ([]store.Grant, error) {
 	if len(p.Statement) == 0 {
 		return nil, invalid("Policy has no Statement.")
 	}
-	byAccount := map[string]*store.Grant{}
+	seen := map[string]bool{}
 	var order []string
 	for i, st := range p.Statement {
 		n := i + 1
@@ -155,21 +168,23 @@ func parsePolicy(doc, backupArn string) ([]store.Grant, error) {
 			if !accountPattern.MatchString(account) {
 				return nil, invalid("Statement %d: principal %q must be a 12-digit account ID or arn:aws:iam::<account>:root.", n, pr)
 			}
-			g, ok := byAccount[account]
-			if !ok {
-				g = &store.Grant{Account: account}
-				byAccount[account] = g
+			if !seen[account] {
+				seen[account] = true
 				order = append(order, account)
-			}
-			for _, a := range st.Action {
-				g.Describe = g.Describe || a == grantDescribeBackups
-				g.CreateCluster = g.CreateCluster || a == grantCreateCluster
 			}
 		}
 	}
+	evaluator, err := policy.Parse([]byte(doc), policy.Resource)
+	if err != nil { // what the checks above accept, the evaluator reads, but for an empty Resource list
+		return nil, invalid("Policy is not a valid policy document: %v.", err)
+	}
 	grants := make([]store.Grant, len(order))
-	for i, a := range order {
-		grants[i] = *byAccount[a]
+	for i, account := range order {
+		grants[i] = store.Grant{
+			Account:       account,
+			Describe:      evaluator.Allows(shareRequest(b, account, grantDescribeBackups)),
+			CreateCluster: evaluator.Allows(shareRequest(b, account, grantCreateCluster)),
+		}
 	}
 	return grants, nil
 }
@@ -201,6 +216,9 @@ func (s *Service) PutResourcePolicy(ctx context.Context, in *api.PutResourcePoli
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorize(who, in); err != nil {
+		return nil, err
+	}
 	if in.Policy == nil {
 		return nil, &api.ValidationError{Violations: []string{"Value null at 'policy' failed to satisfy constraint: Member must not be null"}}
 	}
@@ -213,7 +231,7 @@ func (s *Service) PutResourcePolicy(ctx context.Context, in *api.PutResourcePoli
 		if b.State != api.BackupStateReady {
 			return invalid("Backup %s is in state %s; only a backup in state READY can be shared.", b.ID, b.State)
 		}
-		grants, err := parsePolicy(*in.Policy, *in.ResourceArn)
+		grants, err := parsePolicy(*in.Policy, b)
 		if err != nil {
 			return err
 		}
@@ -230,6 +248,9 @@ func (s *Service) PutResourcePolicy(ctx context.Context, in *api.PutResourcePoli
 func (s *Service) GetResourcePolicy(ctx context.Context, in *api.GetResourcePolicyRequest) (*api.GetResourcePolicyResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	out := &api.GetResourcePolicyResponse{}
@@ -255,6 +276,9 @@ func (s *Service) GetResourcePolicy(ctx context.Context, in *api.GetResourcePoli
 func (s *Service) DeleteResourcePolicy(ctx context.Context, in *api.DeleteResourcePolicyRequest) (*api.DeleteResourcePolicyResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	out := &api.DeleteResourcePolicyResponse{}

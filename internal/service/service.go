@@ -30,6 +30,9 @@ type Config struct {
 	MaxClusters int
 	// MaxHSMsPerCluster is the quota of HSMs in one cluster.
 	MaxHSMsPerCluster int
+	// Authorizer checks each request against the caller's identity policy (strict mode); nil
+	// allows everything (permissive mode) at no cost.
+	Authorizer Authorizer `json:"-"`
 }
 
 // DefaultConfig returns the default quotas.

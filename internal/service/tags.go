@@ -53,6 +53,9 @@ func (s *Service) TagResource(ctx context.Context, in *api.TagResourceRequest) (
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorize(who, in); err != nil {
+		return nil, err
+	}
 	tags, err := checkTags(in.TagList)
 	if err != nil {
 		return nil, err
@@ -93,6 +96,9 @@ func (s *Service) UntagResource(ctx context.Context, in *api.UntagResourceReques
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorize(who, in); err != nil {
+		return nil, err
+	}
 	for _, k := range in.TagKeyList {
 		if strings.HasPrefix(strings.ToLower(k), reservedTagPrefix) {
 			return nil, api.Errorf(api.CodeTag, "Tag key %q cannot be removed: keys starting with %q are reserved for AWS.", k, reservedTagPrefix)
@@ -118,6 +124,9 @@ func (s *Service) UntagResource(ctx context.Context, in *api.UntagResourceReques
 func (s *Service) ListTags(ctx context.Context, in *api.ListTagsRequest) (*api.ListTagsResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
 		return nil, err
 	}
 	limit := 100

@@ -102,6 +102,13 @@ type Tx interface {
 	// DeleteHSM removes an HSM for good; missing is not an error.
 	DeleteHSM(id string) error
 
+	// ClusterIdentity returns the certificates (and key) a cluster had when it became ACTIVE,
+	// kept after the cluster itself is purged so its backups can still be restored; ErrNotFound
+	// if none was recorded.
+	ClusterIdentity(clusterID string) (Certificates, error)
+	// PutClusterIdentity records or replaces a cluster's identity. Only Reset removes it.
+	PutClusterIdentity(clusterID string, c Certificates) error
+
 	// Subnet returns what the store knows of a subnet in an account and region, or ErrNotFound.
 	Subnet(account, region, subnetID string) (Subnet, error)
 	// InsertSubnet records a subnet; ErrConflict if already known.

@@ -355,7 +355,7 @@ func (g *generator) genCheck(target, expr, path string, ptr bool) {
 			g.p("vs.ListLength(%s, len(%s), %s, %s, %s)\n", path, val, boundArg(b.Min), boundArg(b.Max), "mapString("+val+")")
 		}
 		if pat := g.pattern(g.shape(s.Key.Target)); pat != "" {
-			g.p("for k := range %s {\nvs.MapKeyPattern(%s, k, %s)\n}\n", val, path, g.patternVar(s.Key.Target, pat))
+			g.p("for _, k := range sortedKeys(%s) {\nvs.MapKeyPattern(%s, k, %s)\n}\n", val, path, g.patternVar(s.Key.Target, pat))
 		}
 	}
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"database/sql"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -13,25 +14,24 @@ import (
 // use ON CONFLICT DO NOTHING plus RowsAffected instead of catching a constraint error, so a
 // taken key never aborts the transaction on either database.
 //
-// A PostgreSQL dialect (pgx stdlib driver, name "pgx") would be:
-//
-//	var postgres = &dialect{
-//		name:          "postgres",
-//		dollar:        true,
-//		writeTx:       &sql.TxOptions{Isolation: sql.LevelSerializable},
-//		readTx:        &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
-//		migrationLock: "SELECT pg_advisory_xact_lock(4242)",
-//		retryable:     func(err error) bool { /* *pgconn.PgError Code 40001 or 40P01 */ },
-//	}
+// The two dialects are sqliteDialect (below) and postgresDialect (postgres.go). A dialect value
+// is shared by every Store of its kind; the PostgreSQL lock statements, which name the schema,
+// are set per Store on a copy.
 type dialect struct {
-	// name is the driver name given to sql.Open.
+	// name names the database in messages.
 	name string
 	// dollar selects $1, $2, ... placeholders instead of ?.
 	dollar bool
+	// ddl rewrites the portable DDL of a migration for this database; nil keeps it as is.
+	ddl func(string) string
 	// writeTx are the options Update begins its transaction with. SQLite needs none: its
 	// writer connection begins every transaction IMMEDIATE (DSN _txlock), taking the
 	// database's single write lock up front, which makes Update serializable.
 	writeTx *sql.TxOptions
+	// writeLock, when set, is the first statement of every Update transaction: it takes a lock
+	// that all writers of the database share, held until commit or rollback (PostgreSQL: an
+	// advisory transaction lock under READ COMMITTED; see postgres.go).
+	writeLock string
 	// readTx are the options View begins its transaction with.
 	readTx *sql.TxOptions
 	// migrationLock, when set, is run first in every migration transaction to keep concurrent
@@ -41,6 +41,10 @@ type dialect struct {
 	// retryable reports whether err is a serialization failure after which Update should run
 	// fn again in a new transaction; nil means never (SQLite's transactions cannot fail so).
 	retryable func(error) bool
+	// connLost reports whether a failed begin found its pooled connection dead (the server
+	// ended the session); the begin is then tried again on another connection, which is safe
+	// because nothing has run yet. nil means never.
+	connLost func(error) bool
 }
 
 // sqliteDialect is modernc.org/sqlite, registered as "sqlite".
@@ -56,6 +60,14 @@ func (d *dialect) rebind(query string) string {
 		return query
 	}
 	return rebindDollar(query)
+}
+
+// schema returns the DDL of a migration as this database runs it.
+func (d *dialect) schema(ddl string) string {
+	if d.ddl == nil {
+		return ddl
+	}
+	return d.ddl(ddl)
 }
 
 // rebindDollar replaces each `?` outside quotes with $1, $2, ... in order.
@@ -82,4 +94,14 @@ func rebindDollar(query string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// textType matches the TEXT type in portable DDL.
+var textType = regexp.MustCompile(`\bTEXT\b`)
+
+// byteOrderText gives every TEXT column of portable DDL the "C" collation, so that ORDER BY and
+// comparisons on IDs and tag keys (keyset pagination, NextEvent ties) follow byte order as in
+// SQLite, whatever the database's default collation.
+func byteOrderText(ddl string) string {
+	return textType.ReplaceAllString(ddl, `TEXT COLLATE "C"`)
 }

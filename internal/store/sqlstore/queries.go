@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
@@ -23,6 +24,15 @@ const (
 	qNextClusterEvent = `SELECT id, due_at FROM clusters WHERE due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`
 	qNextDailyBackup  = `SELECT id, next_backup_at FROM clusters WHERE state = 'ACTIVE' AND next_backup_at IS NOT NULL ORDER BY next_backup_at, id LIMIT 1`
 )
+
+// qNextEvent asks for the four NextEvent candidates in one round trip, each row tagged with
+// its store.EventKind: every transaction starts by asking it, so it is worth one statement.
+var qNextEvent = fmt.Sprintf(`SELECT %d, id, due_at FROM (%s) AS b
+UNION ALL SELECT %d, id, due_at FROM (%s) AS h
+UNION ALL SELECT %d, id, due_at FROM (%s) AS c
+UNION ALL SELECT %d, id, next_backup_at FROM (%s) AS d`,
+	store.EventBackup, qNextBackupEvent, store.EventHSM, qNextHSMEvent,
+	store.EventCluster, qNextClusterEvent, store.EventDailyBackup, qNextDailyBackup)
 
 // Backups.
 const (
@@ -102,10 +112,17 @@ const (
 	qDeleteGrants = `DELETE FROM policy_grants WHERE backup_id = ?`
 )
 
+// Cluster identities.
+const (
+	qClusterIdentity    = `SELECT certificates FROM cluster_identities WHERE cluster_id = ?`
+	qPutClusterIdentity = `INSERT INTO cluster_identities (cluster_id, certificates) VALUES (?, ?)
+	ON CONFLICT (cluster_id) DO UPDATE SET certificates = excluded.certificates`
+)
+
 // resetTables are emptied by Reset; schema_migrations is not among them.
 var resetTables = []string{
 	"settings", "reserved_ids", "backups", "clusters", "hsms", "subnets", "tags",
-	"policies", "policy_grants",
+	"policies", "policy_grants", "cluster_identities",
 }
 
 // query accumulates a SELECT's text and arguments.

@@ -17,14 +17,24 @@ type migration struct {
 }
 
 // migrations is the schema, oldest first. The DDL is portable (TEXT, BIGINT, INTEGER, BOOLEAN,
-// partial indexes) so that SQLite and PostgreSQL can share it. Times are BIGINT unix
+// partial indexes) so that SQLite and PostgreSQL can share it; PostgreSQL runs it with every
+// TEXT column in the byte-order "C" collation (dialect.ddl), SQLite's default. Times are BIGINT unix
 // milliseconds in UTC, NULL when absent; created_at is NOT NULL because it is a sort key (a
 // zero CreatedAt is stored as the zero time's millisecond value and reads back as zero). The
 // statements deliberately lack IF NOT EXISTS: applying a migration twice is an error, not a
 // silent no-op.
 var migrations = []migration{
 	{version: 1, name: "initial schema", sql: schemaV1},
+	{version: 2, name: "cluster identities", sql: schemaV2},
 }
+
+// schemaV2 keeps each cluster's certificates beyond the cluster's own purge.
+const schemaV2 = `
+CREATE TABLE cluster_identities (
+	cluster_id   TEXT NOT NULL PRIMARY KEY,
+	certificates TEXT NOT NULL
+);
+`
 
 // createMigrationsTable records which migrations have been applied.
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -142,8 +152,8 @@ CREATE INDEX policy_grants_by_account ON policy_grants (account, backup_id);
 `
 
 // migrate brings the database up to the newest migration. Each migration runs in its own
-// write transaction that first re-checks whether it is applied, so two processes opening the
-// same database at once apply it once between them.
+// write transaction that first takes the dialect's migration lock and then re-checks whether it
+// is applied, so processes opening the same database at once apply it once between them.
 func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
 	for _, m := range migrations {
 		if err := applyMigration(ctx, db, d, m); err != nil {
@@ -169,7 +179,7 @@ func applyMigration(ctx context.Context, db *sql.DB, d *dialect, m migration) (e
 			return fmt.Errorf("lock: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+	if _, err := tx.ExecContext(ctx, d.schema(createMigrationsTable)); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var newest sql.NullInt64
@@ -187,7 +197,7 @@ func applyMigration(ctx context.Context, db *sql.DB, d *dialect, m migration) (e
 	if applied > 0 {
 		return ignoreDone(tx.Rollback())
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, d.schema(m.sql)); err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
 	q = d.rebind("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")

@@ -1,10 +1,10 @@
-// Package sqlstore implements store.Store over database/sql.
+// Package sqlstore implements store.Store over database/sql, on SQLite (the pure-Go driver
+// modernc.org/sqlite) and on PostgreSQL (pgx v5 through its database/sql adapter).
 //
-// It runs on SQLite today (the pure-Go driver modernc.org/sqlite) and is laid out so that a
-// PostgreSQL dialect can be added beside it: every statement lives in queries.go and schema.go
-// as portable SQL with `?` placeholders, and the few differences between databases —
-// placeholder style, how a serializable transaction begins, the migration lock, which errors
-// mean "retry" — are fields of a dialect (dialect.go).
+// Every statement lives in queries.go and schema.go as portable SQL with `?` placeholders; the
+// few differences between databases — placeholder style, how DDL spells byte-order text, how a
+// serializable Update begins, the migration lock, which errors mean "retry" — are fields of a
+// dialect (dialect.go).
 //
 // A file database ("sqlite:PATH") is opened with two connection pools: a writer with exactly
 // one connection, whose transactions begin IMMEDIATE so that Update transactions are
@@ -12,8 +12,14 @@
 // for View, which in WAL mode read a consistent snapshot without blocking the writer. An
 // in-memory database ("memory") has a single connection used for both.
 //
+// A PostgreSQL database ("postgres://..." or "postgresql://...") is one pool shared by Update
+// and View, and may be shared by any number of server processes: Updates take one advisory
+// lock per schema under READ COMMITTED, Views read a REPEATABLE READ snapshot (postgres.go
+// explains why this is serializable without a leader).
+//
 // The schema is created and upgraded at Open by an ordered list of migrations recorded in the
-// schema_migrations table. Times are stored as unix milliseconds in UTC.
+// schema_migrations table. Times are stored as unix milliseconds in UTC. The package never
+// panics on a database failure: every failure comes back as a wrapped error.
 package sqlstore
 
 import (
@@ -45,7 +51,10 @@ type Store struct {
 	kind   string
 	d      *dialect
 	writer *sql.DB // Update; exactly one connection for SQLite
-	reader *sql.DB // View; the same pool as writer in memory mode
+	reader *sql.DB // View; the same pool as writer in memory and PostgreSQL mode
+	// beginAttempts bounds how often a begin is tried when the dialect reports its connection
+	// lost (one more than the pool size: every pooled connection may be dead); 0 means once.
+	beginAttempts int
 }
 
 var _ store.Store = (*Store)(nil)
@@ -53,16 +62,35 @@ var _ store.Store = (*Store)(nil)
 // Open opens the store named by dsn and brings its schema up to date:
 //
 //   - "sqlite:PATH": a SQLite database file, created if missing (its directory must exist);
-//   - "memory": a fresh private in-memory SQLite database, lost on Close.
+//   - "memory": a fresh private in-memory SQLite database, lost on Close;
+//   - "postgres://USER@HOST:PORT/DB?PARAMS" (or "postgresql://"): a PostgreSQL database that
+//     must exist; the store lives in the first existing schema of its search_path (a server
+//     setting that may be given in PARAMS, like any other). PARAMS may also set pool_max_conns
+//     (default 16) and pgx's own parameters (sslmode, connect_timeout, ...).
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	switch {
 	case dsn == "memory":
 		return openMemory(ctx)
 	case strings.HasPrefix(dsn, "sqlite:") && len(dsn) > len("sqlite:"):
 		return openFile(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	case isPostgresDSN(dsn):
+		return openPostgres(ctx, dsn)
 	default:
-		return nil, fmt.Errorf("unsupported store %q: use sqlite:PATH or memory", dsn)
+		return nil, fmt.Errorf("unsupported store %q: use sqlite:PATH, memory or postgres://USER@HOST:PORT/DB", RedactDSN(dsn))
 	}
+}
+
+// RedactDSN returns dsn with the user information of a URL-shaped DSN (which may hold a
+// password) replaced by "xxxxx", even when it does not parse, for messages and logs.
+func RedactDSN(dsn string) string {
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return dsn
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		return scheme + "://xxxxx" + rest[at:]
+	}
+	return dsn
 }
 
 // openMemory opens a private in-memory database on one connection that is never recycled
@@ -128,7 +156,7 @@ func sqliteURI(path string, params url.Values) string {
 	return "file:" + escaped + "?" + params.Encode()
 }
 
-// Kind returns "sqlite" for a file database and "memory" for an in-memory one.
+// Kind returns "sqlite" for a file database, "memory" for an in-memory one and "postgres".
 func (s *Store) Kind() string { return s.kind }
 
 // Close closes the connection pools. The Store must not be used afterwards.
@@ -143,6 +171,17 @@ func (s *Store) Close() error {
 		errs = append(errs, fmt.Errorf("close %s store writer: %w", s.kind, err))
 	}
 	return errors.Join(errs...)
+}
+
+// begin begins a transaction, trying again on another connection while the dialect reports
+// that the connection it got was dead (nothing has run on it yet, so this is always safe).
+func (s *Store) begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions) (*sql.Tx, error) {
+	for attempt := 1; ; attempt++ {
+		tx, err := db.BeginTx(ctx, opts)
+		if err == nil || s.d.connLost == nil || attempt >= s.beginAttempts || ctx.Err() != nil || !s.d.connLost(err) {
+			return tx, err
+		}
+	}
 }
 
 // Update runs fn in one serializable read-write transaction and commits it if fn returns nil.
@@ -174,7 +213,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOn
 	if readOnly {
 		what = "view"
 	}
-	sqlTx, err := db.BeginTx(ctx, opts)
+	sqlTx, err := s.begin(ctx, db, opts)
 	if err != nil {
 		return fmt.Errorf("%s store: begin %s: %w", s.kind, what, err)
 	}
@@ -184,6 +223,13 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOn
 			_ = sqlTx.Rollback()
 		}
 	}()
+	if !readOnly && s.d.writeLock != "" {
+		if _, err := sqlTx.ExecContext(ctx, s.d.writeLock); err != nil {
+			done = true
+			_ = sqlTx.Rollback()
+			return fmt.Errorf("%s store: take the write lock: %w", s.kind, err)
+		}
+	}
 	t := &tx{ctx: ctx, tx: sqlTx, d: s.d, readOnly: readOnly}
 	if err := fn(t); err != nil {
 		done = true

@@ -48,14 +48,17 @@ func TestContractSQLiteFile(t *testing.T) {
 }
 
 func TestOpenRejectsUnknownDSN(t *testing.T) {
-	for _, dsn := range []string{"", "sqlite:", "postgres://localhost/db", "mem", "/tmp/x.db", "sqlite3:x.db"} {
+	for _, dsn := range []string{"", "sqlite:", "mem", "/tmp/x.db", "sqlite3:x.db", "mysql://u:secret@localhost/db", "postgres:db", "pgx://localhost/db"} {
 		s, err := Open(t.Context(), dsn)
 		if err == nil {
 			s.Close()
 			t.Fatalf("Open(%q) succeeded", dsn)
 		}
-		if !strings.Contains(err.Error(), "use sqlite:PATH or memory") {
+		if !strings.Contains(err.Error(), "use sqlite:PATH, memory or postgres://") {
 			t.Errorf("Open(%q): %v", dsn, err)
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("Open(%q) repeats the password: %v", dsn, err)
 		}
 	}
 }
@@ -280,6 +283,10 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"next hsm event", qNextHSMEvent, nil, "hsms_by_due", false},
 		{"next cluster event", qNextClusterEvent, nil, "clusters_by_due", false},
 		{"next daily backup", qNextDailyBackup, nil, "clusters_by_next_backup", false},
+		{"next event, all four at once", qNextEvent, nil, "backups_by_due", false},
+		{"next event, all four at once", qNextEvent, nil, "hsms_by_due", false},
+		{"next event, all four at once", qNextEvent, nil, "clusters_by_due", false},
+		{"next event, all four at once", qNextEvent, nil, "clusters_by_next_backup", false},
 		{"backups page", bq, bargs, "backups_by_owner", false},
 		{"backups page ascending", bqa, bargsa, "backups_by_owner", false},
 		{"clusters page", cq, cargs, "clusters_by_owner", false},

@@ -116,34 +116,30 @@ func (t *tx) ReserveID(id string) error {
 	return nil
 }
 
-// NextEvent returns the earliest scheduled event: the first of each table's due index,
-// compared in Go by (At, Kind, ID).
+// NextEvent returns the earliest scheduled event: the first of each table's due index, all
+// four asked in one statement, compared in Go by (At, Kind, ID).
 func (t *tx) NextEvent() (store.Event, bool, error) {
-	candidates := []struct {
-		kind  store.EventKind
-		query string
-	}{
-		{store.EventBackup, qNextBackupEvent},
-		{store.EventHSM, qNextHSMEvent},
-		{store.EventCluster, qNextClusterEvent},
-		{store.EventDailyBackup, qNextDailyBackup},
+	rows, err := t.query(qNextEvent)
+	if err != nil {
+		return store.Event{}, false, fmt.Errorf("next event: %w", err)
 	}
+	defer rows.Close()
 	var best store.Event
 	found := false
-	for _, c := range candidates {
+	for rows.Next() {
+		var kind int
 		var id string
 		var at int64
-		err := t.queryRow(c.query).Scan(&id, &at)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
+		if err := rows.Scan(&kind, &id, &at); err != nil {
+			return store.Event{}, false, fmt.Errorf("next event: %w", err)
 		}
-		if err != nil {
-			return store.Event{}, false, fmt.Errorf("next event (kind %d): %w", c.kind, err)
-		}
-		ev := store.Event{Kind: c.kind, ID: id, At: fromMs(at)}
+		ev := store.Event{Kind: store.EventKind(kind), ID: id, At: fromMs(at)}
 		if !found || eventBefore(ev, best) {
 			best, found = ev, true
 		}
+	}
+	if err := rows.Err(); err != nil {
+		return store.Event{}, false, fmt.Errorf("next event: %w", err)
 	}
 	return best, found, nil
 }
@@ -560,6 +556,33 @@ func (t *tx) DeletePolicy(backupID string) error {
 	}
 	if _, err := t.exec(qDeleteGrants, backupID); err != nil {
 		return fmt.Errorf("delete policy of %s: grants: %w", backupID, err)
+	}
+	return nil
+}
+
+// ClusterIdentity returns a cluster's recorded certificates, ErrNotFound if none.
+func (t *tx) ClusterIdentity(clusterID string) (store.Certificates, error) {
+	var raw sql.NullString
+	if err := t.queryRow(qClusterIdentity, clusterID).Scan(&raw); err != nil {
+		return store.Certificates{}, notFound(err, "get identity of %s", clusterID)
+	}
+	return decodeCertificates(raw)
+}
+
+// PutClusterIdentity records or replaces a cluster's certificates.
+func (t *tx) PutClusterIdentity(clusterID string, c store.Certificates) error {
+	if err := t.writable("put identity of " + clusterID); err != nil {
+		return err
+	}
+	raw, err := encodeCertificates(c)
+	if err != nil {
+		return fmt.Errorf("put identity of %s: %w", clusterID, err)
+	}
+	if raw == nil {
+		raw = "{}"
+	}
+	if _, err := t.exec(qPutClusterIdentity, clusterID, raw); err != nil {
+		return fmt.Errorf("put identity of %s: %w", clusterID, err)
 	}
 	return nil
 }

@@ -171,6 +171,7 @@ func resetTests() []contractTest {
 				noErr(t, "InsertSubnet", tx.InsertSubnet(store.Subnet{Account: acctA, Region: region1, ID: "subnet-1"}))
 				noErr(t, "PutTags", tx.PutTags("cluster-1", []store.Tag{{Key: "k", Value: "v"}}))
 				noErr(t, "PutTags", tx.PutTags("backup-1", []store.Tag{{Key: "k", Value: "v"}}))
+				noErr(t, "PutClusterIdentity", tx.PutClusterIdentity("cluster-1", store.Certificates{ClusterCertificate: "pem"}))
 				return tx.PutPolicy(store.Policy{BackupID: "backup-1", Document: "{}", Grants: []store.Grant{{Account: acctB, Describe: true}}})
 			}
 			update(t, s, populate)
@@ -188,6 +189,8 @@ func resetTests() []contractTest {
 				isErr(t, "Subnet", err, store.ErrNotFound)
 				_, err = tx.Policy("backup-1")
 				isErr(t, "Policy", err, store.ErrNotFound)
+				_, err = tx.ClusterIdentity("cluster-1")
+				isErr(t, "ClusterIdentity", err, store.ErrNotFound)
 				tags, err := tx.Tags("cluster-1", "backup-1")
 				noErr(t, "Tags", err)
 				equal(t, "tags", len(tags), 0)

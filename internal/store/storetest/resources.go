@@ -425,6 +425,32 @@ func tagTests() []contractTest {
 	}
 }
 
+func identityTests() []contractTest {
+	return []contractTest{
+		{"ClusterIdentity: PutClusterIdentity records or replaces, survives DeleteCluster, ErrNotFound when unset", func(t *testing.T, s store.Store) {
+			first := store.Certificates{ClusterKey: "key", HsmCertificate: "hsm", ClusterCertificate: "cert"}
+			second := store.Certificates{ClusterKey: "key2", ClusterCertificate: "cert2"}
+			update(t, s, func(tx store.Tx) error {
+				_, err := tx.ClusterIdentity("cluster-1")
+				isErr(t, "ClusterIdentity before PutClusterIdentity", err, store.ErrNotFound)
+				noErr(t, "InsertCluster", tx.InsertCluster(newCluster("cluster-1", at(0))))
+				noErr(t, "PutClusterIdentity", tx.PutClusterIdentity("cluster-1", first))
+				got, err := tx.ClusterIdentity("cluster-1")
+				noErr(t, "ClusterIdentity", err)
+				equal(t, "identity", got, first)
+				noErr(t, "PutClusterIdentity again", tx.PutClusterIdentity("cluster-1", second))
+				return tx.DeleteCluster("cluster-1")
+			})
+			view(t, s, func(tx store.Tx) error {
+				got, err := tx.ClusterIdentity("cluster-1")
+				noErr(t, "ClusterIdentity after DeleteCluster", err)
+				equal(t, "replaced identity", got, second)
+				return nil
+			})
+		}},
+	}
+}
+
 func policyTests() []contractTest {
 	return []contractTest{
 		{"Policy: PutPolicy creates or replaces with its grants, DeletePolicy removes, ErrNotFound", func(t *testing.T, s store.Store) {

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		subnetTests(),
 		tagTests(),
 		policyTests(),
+		identityTests(),
 		eventTests(),
 		resetTests(),
 		concurrencyTests(),

@@ -195,6 +195,7 @@ func viewCannotWrite(t *testing.T, s store.Store) {
 		{"DeleteTags", func(tx store.Tx) error { return tx.DeleteTags(backup.ID, []string{"k"}) }},
 		{"PutPolicy", func(tx store.Tx) error { return tx.PutPolicy(store.Policy{BackupID: backup.ID, Document: "[]"}) }},
 		{"DeletePolicy", func(tx store.Tx) error { return tx.DeletePolicy(backup.ID) }},
+		{"PutClusterIdentity", func(tx store.Tx) error { return tx.PutClusterIdentity(cluster.ID, store.Certificates{ClusterKey: "k"}) }},
 		{"Reset", func(tx store.Tx) error { return tx.Reset() }},
 	}
 	for _, w := range writes {
