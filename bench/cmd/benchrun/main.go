@@ -1,0 +1,707 @@
+// Command benchrun is the benchmark suite behind bench/run.sh and BENCHMARKS.md. In one run on
+// one machine it starts every target — the ceiling server, cloudhsm-local on each store
+// (memory, a SQLite file, PostgreSQL when the binary supports it) and moto's server — drives
+// each workload of issue 5's table against each of them with bench/loadgen, and writes the
+// results as JSON and as markdown tables of ratios (cloudhsm-local / ceiling, cloudhsm-local /
+// moto), never bare numbers alone.
+//
+// The targets run side by side and each workload is measured on all of them back to back, so
+// a ratio compares numbers taken seconds apart. The stores grow between phases (memory through
+// the admin API, its only way; SQLite and PostgreSQL by copySeeder, directly in the database;
+// moto through CreateCluster, which stores one backup each):
+//
+//	phase 1   cluster A (100 backups), cluster B (1)   describe-one
+//	phase 2   1,000 backups (B grows)                  cluster-filter on A
+//	phase 3   10,000 backups                           page-50, delete-restore, create-cluster
+//	phase 4   memory -large, SQLite/PostgreSQL -huge   cluster-filter on A, resident memory
+//	phase 5   every server stopped                     start to healthy, idle memory
+//
+// Cluster A's 100 backups are the oldest in the store: a cluster-filter page on A is the
+// worst case for a store that walks backups in time order and filters the cluster afterwards.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/bench/loadgen"
+)
+
+type config struct {
+	bin         string
+	out, md     string
+	conc        int
+	dur, warmup time.Duration
+	large, huge int
+	postgres    string
+	python      string
+	moto        bool
+	profile     string
+	pidFile     string
+	workDir     string
+	startups    int
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	var cfg config
+	flag.StringVar(&cfg.bin, "bin", "bench/bin", "directory with the cloudhsm-local, ceiling and profserve binaries")
+	flag.StringVar(&cfg.out, "out", "bench/results/latest.json", "where to write the results as JSON")
+	flag.StringVar(&cfg.md, "md", "bench/results/latest.md", "where to write the markdown tables (also printed)")
+	flag.IntVar(&cfg.conc, "c", 16, "concurrent clients of every workload")
+	flag.DurationVar(&cfg.dur, "d", 4*time.Second, "measured duration of every workload")
+	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "warm-up before every measurement")
+	flag.IntVar(&cfg.large, "large", 100_000, "backups the memory store grows to through the admin API in phase 4")
+	flag.IntVar(&cfg.huge, "huge", 1_000_000, "backups the SQLite and PostgreSQL stores grow to, copied directly, in phase 4")
+	flag.StringVar(&cfg.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/cloudhsm_local_bench?sslmode=disable",
+		"PostgreSQL DSN for the postgres store; its database is dropped and created (empty: skip)")
+	flag.StringVar(&cfg.python, "python", "python3", "Python with moto installed")
+	flag.BoolVar(&cfg.moto, "moto", true, "measure moto's server too")
+	flag.StringVar(&cfg.profile, "profile", "", "serve the stores with profserve and save a CPU profile of each workload in this directory")
+	flag.StringVar(&cfg.pidFile, "pidfile", "", "append the PID of every server started to this file")
+	flag.IntVar(&cfg.startups, "startups", 5, "start-to-healthy samples per store")
+	flag.Parse()
+
+	wd, err := os.MkdirTemp("", "cloudhsm-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(wd)
+	cfg.workDir = wd
+	if cfg.profile != "" {
+		if err := os.MkdirAll(cfg.profile, 0o755); err != nil {
+			return err
+		}
+	}
+
+	s := &suite{cfg: cfg, ps: &procs{pidFile: cfg.pidFile, logDir: wd}, began: time.Now()}
+	defer s.ps.stopAll()
+	s.report.Command = "bench/run.sh"
+	s.report.StartedAt = s.began.UTC().Format(time.RFC3339)
+	s.report.Options = Options{Concurrency: cfg.conc, Duration: cfg.dur.String(), Warmup: cfg.warmup.String(),
+		Large: cfg.large, Huge: cfg.huge, Profiled: cfg.profile != ""}
+	s.report.Machine = describeMachine(cfg.python)
+	s.report.Machine.FsyncP50Ms, s.report.Machine.FsyncP99Ms = probeFsync(wd)
+	s.report.Skipped = map[string]string{}
+	s.logf("machine: %d × %s, %d MiB, load %s; fsync p50 %.2f ms",
+		s.report.Machine.CPUs, s.report.Machine.CPUModel, s.report.Machine.MemTotalMiB,
+		s.report.Machine.LoadBefore, s.report.Machine.FsyncP50Ms)
+
+	err = s.all(ctx)
+	s.ps.stopAll()
+	if cfg.postgres != "" {
+		if derr := dropDatabase(context.WithoutCancel(ctx), cfg.postgres); derr != nil && !errors.Is(derr, exec.ErrNotFound) {
+			s.logf("postgres: %v", derr)
+		}
+	}
+	if err == nil && ctx.Err() != nil {
+		err = fmt.Errorf("interrupted after %s; %s left as it was", time.Since(s.began).Round(time.Second), cfg.out)
+	}
+	if err != nil {
+		return err
+	}
+	s.report.Machine.LoadAfter = loadAvg()
+	s.report.FinishedAt = time.Now().UTC().Format(time.RFC3339)
+	s.report.Seconds = time.Since(s.began).Seconds()
+	s.report.Targets = evaluate(&s.report)
+	return s.write()
+}
+
+// targetKind says what a target is.
+type targetKind int
+
+const (
+	kindCeiling targetKind = iota
+	kindLocal
+	kindMoto
+)
+
+// target is one server under measurement and the data it holds.
+type target struct {
+	name  string // ceiling, ceiling-50, memory, sqlite, postgres, moto
+	kind  targetKind
+	store string // --store of a cloudhsm-local
+	path  string // the SQLite file of the sqlite store
+	proc  *proc
+	c     *loadgen.Client
+	skip  string // why it is not measured
+
+	clusterA, clusterB string
+	describeID         string
+	deleteIDs          []string // backups of B that delete-restore walks
+	backups            int      // backups in the store
+}
+
+type suite struct {
+	cfg     config
+	ps      *procs
+	began   time.Time
+	report  Report
+	targets []*target
+}
+
+func (s *suite) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(s.began).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// live returns the measured targets among names, in order.
+func (s *suite) live(names ...string) []*target {
+	var out []*target
+	for _, n := range names {
+		for _, t := range s.targets {
+			if t.name == n && t.skip == "" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func (s *suite) local() []*target { return s.live("memory", "sqlite", "postgres") }
+
+func (s *suite) all(ctx context.Context) error {
+	if err := s.startTargets(ctx); err != nil {
+		return err
+	}
+	// Phase 1: a small store.
+	for _, t := range s.live("memory", "sqlite", "postgres", "moto") {
+		if err := s.setup(ctx, t); err != nil {
+			return err
+		}
+	}
+	s.measureAll(ctx, "describe-one", "ceiling", "memory", "sqlite", "postgres", "moto")
+
+	// Phase 2: 1,000 backups.
+	s.growAll(ctx, 1000, "memory", "sqlite", "postgres", "moto")
+	s.measureAll(ctx, "cluster-filter", "ceiling-50", "memory", "sqlite", "postgres", "moto")
+
+	// Phase 3: 10,000 backups (moto stays at 1,000: it stores ~200 backups/s).
+	s.growAll(ctx, 10_000, "memory", "sqlite", "postgres")
+	s.measureAll(ctx, "page-50", "ceiling-50", "memory", "sqlite", "postgres", "moto")
+	s.measureAll(ctx, "delete-restore", "ceiling", "memory", "sqlite", "postgres")
+	s.measureAll(ctx, "create-cluster", "ceiling", "memory", "sqlite", "postgres", "moto")
+	for _, t := range s.live("moto") {
+		s.figure("resident memory", "moto", t.memory().MiB(), "MiB", fmt.Sprintf("after the runs (%d backups seeded, one more per CreateCluster)", t.backups))
+		t.proc.stop()
+		t.skip = "stopped"
+	}
+
+	// Phase 4: the largest stores, all seeded at once: memory to -large through the admin API
+	// (its only way), SQLite and PostgreSQL to -huge directly.
+	big := max(s.cfg.large, s.cfg.huge)
+	if big > 10_000 {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.growAll(ctx, big, "sqlite", "postgres")
+		}()
+		s.growAll(ctx, max(s.cfg.large, 10_000), "memory")
+		<-done
+		s.measureAll(ctx, "cluster-filter", "ceiling-50", "memory", "sqlite", "postgres")
+		for _, t := range s.local() {
+			s.figure("resident memory", t.name, t.memory().MiB(), "MiB", fmt.Sprintf("holding %d backups, after the runs", t.backups))
+			if t.path != "" {
+				s.figure("database size", t.name, fileSizeMiB(t.path), "MiB", fmt.Sprintf("%d backups, file and WAL", t.backups))
+			}
+		}
+	}
+	for _, t := range s.live("ceiling", "ceiling-50", "memory", "sqlite", "postgres") {
+		t.proc.stop()
+	}
+
+	// Phase 5: start to healthy and idle memory, one server at a time.
+	for _, t := range s.targets {
+		if t.kind == kindLocal && t.name != "memory" && t.backups > 10_000 && !strings.HasPrefix(t.skip, "not available") {
+			s.startup(ctx, t.name, func(int) string { return t.store }, t.backups)
+		}
+	}
+	s.startup(ctx, "memory", func(int) string { return "memory" }, 0)
+	s.startup(ctx, "sqlite", func(i int) string { return "sqlite:" + filepath.Join(s.cfg.workDir, fmt.Sprintf("empty-%d.db", i)) }, 0)
+	if _, skipped := s.report.Skipped["postgres"]; !skipped {
+		s.startupEmptyPostgres(ctx)
+	}
+	return nil
+}
+
+// startupEmptyPostgres measures start to healthy on a fresh database each time (the first
+// start of an empty database runs the migrations, as for SQLite).
+func (s *suite) startupEmptyPostgres(ctx context.Context) {
+	s.startup(ctx, "postgres", func(int) string {
+		if err := recreateDatabase(ctx, s.cfg.postgres); err != nil {
+			s.logf("postgres: %v", err)
+		}
+		return s.cfg.postgres
+	}, 0)
+}
+
+// serverArgv is how a cloudhsm-local target is started.
+func (s *suite) serverArgv(addr, store string) []string {
+	if s.cfg.profile != "" {
+		return []string{filepath.Join(s.cfg.bin, "profserve"), "--addr", addr, "--store", store, "--max-clusters", "100000000"}
+	}
+	return []string{filepath.Join(s.cfg.bin, "cloudhsm-local"), "serve", "--addr", addr, "--store", store,
+		"--max-clusters", "100000000", "--log-level", "warn"}
+}
+
+// startTargets starts every server at once and waits for each; a store the binary does not
+// support, or a missing moto, is recorded as skipped with its reason.
+func (s *suite) startTargets(ctx context.Context) error {
+	add := func(name string, kind targetKind, store string) *target {
+		t := &target{name: name, kind: kind, store: store}
+		s.targets = append(s.targets, t)
+		return t
+	}
+	add("ceiling", kindCeiling, "")
+	add("ceiling-50", kindCeiling, "")
+	add("memory", kindLocal, "memory")
+	sq := add("sqlite", kindLocal, "")
+	sq.path = filepath.Join(s.cfg.workDir, "bench.db")
+	sq.store = "sqlite:" + sq.path
+	pg := add("postgres", kindLocal, s.cfg.postgres)
+	if s.cfg.postgres == "" {
+		pg.skip = "not available: no -postgres DSN given"
+	} else if err := recreateDatabase(ctx, s.cfg.postgres); err != nil {
+		pg.skip = "not available: " + err.Error()
+	}
+	mo := add("moto", kindMoto, "")
+	if !s.cfg.moto {
+		mo.skip = "not requested (-moto=false)"
+	}
+
+	began := time.Now()
+	for _, t := range s.targets {
+		if t.skip != "" {
+			continue
+		}
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		url := "http://" + addr
+		var argv []string
+		switch t.kind {
+		case kindCeiling:
+			n := "1"
+			if t.name == "ceiling-50" {
+				n = "50"
+			}
+			argv = []string{filepath.Join(s.cfg.bin, "ceiling"), "-addr", addr, "-backups", n}
+		case kindLocal:
+			argv = s.serverArgv(addr, t.store)
+		case kindMoto:
+			host, port, _ := strings.Cut(addr, ":")
+			argv = []string{s.cfg.python, "-m", "moto.server", "-H", host, "-p", port}
+		}
+		p, err := s.ps.start(t.name, url, argv)
+		if err != nil {
+			if t.kind == kindCeiling || t.name == "memory" {
+				return err
+			}
+			t.skip = "not available: " + err.Error()
+			continue
+		}
+		t.proc = p
+		t.c = loadgen.NewClient(url, s.cfg.conc)
+	}
+	for _, t := range s.targets {
+		if t.skip != "" {
+			s.report.Skipped[t.name] = t.skip
+			s.logf("%-10s %s", t.name, t.skip)
+			continue
+		}
+		path, okOnly, timeout := "/_cloudhsm-local/health", true, 20*time.Second
+		if t.kind == kindMoto {
+			path, okOnly, timeout = "/", false, 60*time.Second
+		}
+		took, err := waitReady(ctx, t.proc, t.proc.url+path, okOnly, began, timeout)
+		if err != nil {
+			if t.kind == kindCeiling || t.name == "memory" || t.name == "sqlite" {
+				return err
+			}
+			t.skip = "not available: " + err.Error()
+			s.report.Skipped[t.name] = t.skip
+			s.logf("%-10s %s", t.name, t.skip)
+			t.proc.stop()
+			continue
+		}
+		if t.kind == kindMoto {
+			s.figure("start to ready", "moto", ms(took), "ms", "started alongside the other targets")
+		}
+		s.logf("%-10s ready at %s (pid %d)", t.name, t.proc.url, t.proc.pid())
+	}
+	return nil
+}
+
+// recreateDatabase drops and creates the database named by a postgres DSN, through psql and
+// the maintenance database "postgres", so the benchmark never touches anyone else's data.
+func recreateDatabase(ctx context.Context, dsn string) error {
+	name, admin, err := splitDSN(dsn)
+	if err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("psql"); err != nil {
+		return errors.New("psql not found to create the benchmark database")
+	}
+	for _, sql := range []string{`DROP DATABASE IF EXISTS "` + name + `"`, `CREATE DATABASE "` + name + `"`} {
+		cmd := exec.CommandContext(ctx, "psql", admin, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("psql %q: %v: %s", sql, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// dropDatabase drops the benchmark's database at the end of the run.
+func dropDatabase(ctx context.Context, dsn string) error {
+	name, admin, err := splitDSN(dsn)
+	if err != nil {
+		return err
+	}
+	sql := `DROP DATABASE IF EXISTS "` + name + `"`
+	if out, err := exec.CommandContext(ctx, "psql", admin, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql).CombinedOutput(); err != nil {
+		return fmt.Errorf("psql %q: %v: %s", sql, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// splitDSN returns a postgres DSN's database name and the same DSN on database "postgres".
+func splitDSN(dsn string) (name, admin string, err error) {
+	rest, ok := strings.CutPrefix(dsn, "postgres://")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not a postgres:// DSN", dsn)
+	}
+	hostPart, dbPart, ok := strings.Cut(rest, "/")
+	if !ok {
+		return "", "", fmt.Errorf("%q names no database", dsn)
+	}
+	name, query, _ := strings.Cut(dbPart, "?")
+	if name == "" || strings.ContainsAny(name, `"'; `) {
+		return "", "", fmt.Errorf("%q has no usable database name", dsn)
+	}
+	admin = "postgres://" + hostPart + "/postgres"
+	if query != "" {
+		admin += "?" + query
+	}
+	return name, admin, nil
+}
+
+// setup creates a target's first data: on cloudhsm-local, an ACTIVE cluster A with 100
+// backups and an ACTIVE cluster B with its activation backup; on moto (which has no HSMs,
+// activation or admin API) one cluster, which comes with one backup.
+func (s *suite) setup(ctx context.Context, t *target) error {
+	t0 := time.Now()
+	switch t.kind {
+	case kindLocal:
+		a, b0, err := t.c.ActiveCluster(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: set up cluster A: %w", t.name, err)
+		}
+		if _, err := t.c.TakeBackups(ctx, a, 99, s.cfg.conc); err != nil {
+			return fmt.Errorf("%s: back up cluster A: %w", t.name, err)
+		}
+		b, bb, err := t.c.ActiveCluster(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: set up cluster B: %w", t.name, err)
+		}
+		t.clusterA, t.clusterB, t.describeID, t.backups = a, b, b0, 101
+		t.deleteIDs = []string{bb}
+	case kindMoto:
+		a, err := t.c.CreateCluster(ctx)
+		if err != nil {
+			return fmt.Errorf("moto: CreateCluster: %w", err)
+		}
+		ids, err := t.c.BackupsOf(ctx, a)
+		if err != nil || len(ids) != 1 {
+			return fmt.Errorf("moto: the backup of cluster %s: %v (found %d)", a, err, len(ids))
+		}
+		t.clusterA, t.describeID, t.backups = a, ids[0], 1
+	}
+	s.logf("%-10s set up in %s", t.name, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// growAll grows the stores of the named targets to n backups, all at once: memory through
+// the admin API (its only way), SQLite and PostgreSQL directly (copySeeder), moto through
+// CreateCluster.
+func (s *suite) growAll(ctx context.Context, n int, names ...string) {
+	targets := s.live(names...)
+	errs := make(chan error, len(targets))
+	for _, t := range targets {
+		go func() { errs <- s.grow(ctx, t, n) }()
+	}
+	for range targets {
+		if err := <-errs; err != nil {
+			s.logf("grow: %v", err)
+		}
+	}
+}
+
+func (s *suite) grow(ctx context.Context, t *target, n int) error {
+	add := n - t.backups
+	if add <= 0 || ctx.Err() != nil {
+		return nil
+	}
+	t0 := time.Now()
+	var how string
+	fail := func(err error) error {
+		t.skip = "seeding failed: " + err.Error()
+		s.report.Skipped[t.name] = t.skip
+		return fmt.Errorf("%s: %w", t.name, err)
+	}
+	switch {
+	case t.kind == kindLocal && t.name != "memory":
+		how = "copied directly in the database"
+		sd, err := openSeeder(ctx, t.store)
+		if err != nil {
+			return fail(err)
+		}
+		defer sd.Close()
+		if err := sd.grow(ctx, t.clusterB, n-100); err != nil { // cluster A holds the other 100
+			return fail(err)
+		}
+		if len(t.deleteIDs) < 20_000 {
+			if t.deleteIDs, err = sd.readyIDs(ctx, t.clusterB, 20_000); err != nil {
+				return fail(err)
+			}
+		}
+	case t.kind == kindLocal:
+		how = "admin take-backup"
+		ids, err := t.c.TakeBackups(ctx, t.clusterB, add, s.cfg.conc)
+		if err != nil {
+			return fail(err)
+		}
+		if len(t.deleteIDs) < 20_000 {
+			t.deleteIDs = append(t.deleteIDs, ids...)
+		}
+	case t.kind == kindMoto:
+		how = "CreateCluster"
+		if _, err := t.c.CreateClusters(ctx, add, s.cfg.conc); err != nil {
+			return fail(err)
+		}
+	}
+	took := time.Since(t0)
+	t.backups = n
+	s.figure("seeding rate", t.name, float64(add)/took.Seconds(), "backups/s",
+		fmt.Sprintf("%d backups in %.1fs, %s", add, took.Seconds(), how))
+	s.logf("%-10s +%d backups in %s (%.0f/s, %s)", t.name, add, took.Round(time.Millisecond), float64(add)/took.Seconds(), how)
+	return nil
+}
+
+// op builds a workload's request for a target.
+func (s *suite) op(workload string, t *target) (loadgen.Op, error) {
+	switch workload {
+	case "describe-one":
+		id := t.describeID
+		if t.kind == kindCeiling {
+			id = "backup-00000000000"
+		}
+		return loadgen.Fixed(t.c, "DescribeBackups", loadgen.DescribeBackupByID(id)), nil
+	case "cluster-filter":
+		id := t.clusterA
+		if t.kind == kindCeiling {
+			id = "cluster-abcdefghijk"
+		}
+		return loadgen.Fixed(t.c, "DescribeBackups", loadgen.DescribeBackupsOfCluster(id)), nil
+	case "page-50":
+		return loadgen.Fixed(t.c, "DescribeBackups", loadgen.DescribeBackupsPage(50)), nil
+	case "delete-restore":
+		ids := t.deleteIDs
+		if t.kind == kindCeiling {
+			ids = make([]string, 4*s.cfg.conc)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("backup-%011d", i)
+			}
+		}
+		if len(ids) < s.cfg.conc {
+			return nil, fmt.Errorf("only %d backups to delete and restore", len(ids))
+		}
+		return loadgen.DeleteRestoreCycle(t.c, ids, s.cfg.conc), nil
+	case "create-cluster":
+		return loadgen.Fixed(t.c, "CreateCluster", loadgen.CreateClusterBody()), nil
+	}
+	return nil, fmt.Errorf("unknown workload %q", workload)
+}
+
+// measureAll runs one workload against each named target in turn.
+func (s *suite) measureAll(ctx context.Context, workload string, names ...string) {
+	for _, t := range s.live(names...) {
+		if ctx.Err() != nil {
+			return
+		}
+		op, err := s.op(workload, t)
+		if err != nil {
+			s.logf("%s on %s: %v", workload, t.name, err)
+			continue
+		}
+		m := Measurement{Workload: workload, Target: t.name, Backups: t.backups}
+		if t.kind == kindCeiling {
+			m.Backups = 0
+		}
+		var profiled chan string
+		if s.cfg.profile != "" && t.kind == kindLocal {
+			profiled = make(chan string, 1)
+			go func() { profiled <- s.profile(ctx, t, workload) }()
+		}
+		m.Result = loadgen.Run(ctx, s.options(workload), op)
+		if profiled != nil {
+			m.Profile = <-profiled
+		}
+		s.report.Measurements = append(s.report.Measurements, m)
+		s.logf("%-14s %-10s %7d backups %s", workload, t.name, m.Backups, m.Result)
+	}
+}
+
+// options are how a workload is driven: every workload with -c clients, except
+// cluster-filter, which is one client polling its cluster's backups — its target is about
+// latency, and one slow request there can take seconds, so it warms up for at most 200 ms and
+// runs until it has 3 answers (for at most a minute).
+func (s *suite) options(workload string) loadgen.Options {
+	o := loadgen.Options{Concurrency: s.cfg.conc, Warmup: s.cfg.warmup, Duration: s.cfg.dur}
+	if workload == "cluster-filter" {
+		o.Concurrency, o.Warmup, o.MinRequests, o.MaxTime = 1, min(o.Warmup, 200*time.Millisecond), 3, time.Minute
+	}
+	return o
+}
+
+// profile saves a CPU profile of the measured window of a workload on a profserve target.
+func (s *suite) profile(ctx context.Context, t *target, workload string) string {
+	select {
+	case <-time.After(s.cfg.warmup):
+	case <-ctx.Done():
+		return ""
+	}
+	secs := max(1, int(s.cfg.dur.Seconds()))
+	resp, err := http.Get(t.proc.url + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs))
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	path := filepath.Join(s.cfg.profile, fmt.Sprintf("%s-%s-%d.pprof", t.name, workload, t.backups))
+	f, err := os.Create(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		return ""
+	}
+	return path
+}
+
+// startup starts a store's server n times on its own and records how long each took to
+// answer GET /_cloudhsm-local/health with 200, and its resident memory half a second later.
+func (s *suite) startup(ctx context.Context, name string, storeOf func(i int) string, backups int) {
+	var took []float64
+	var rss []float64
+	for i := range s.cfg.startups {
+		if ctx.Err() != nil {
+			return
+		}
+		addr, err := freeAddr()
+		if err != nil {
+			return
+		}
+		argv := s.serverArgv(addr, storeOf(i))
+		t0 := time.Now()
+		p, err := s.ps.start(fmt.Sprintf("startup-%s-%d-%d", name, backups, i), "http://"+addr, argv)
+		if err != nil {
+			s.logf("startup %s: %v", name, err)
+			return
+		}
+		d, err := waitReady(ctx, p, p.url+"/_cloudhsm-local/health", true, t0, 60*time.Second)
+		if err != nil {
+			s.logf("startup %s: %v", name, err)
+			p.stop()
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+		m, _ := residentMemory(p.pid())
+		p.stop()
+		took = append(took, ms(d))
+		rss = append(rss, m.MiB())
+	}
+	what := "empty store"
+	if backups > 0 {
+		what = fmt.Sprintf("%d backups", backups)
+	}
+	s.figure("start to healthy", name, median(took), "ms", fmt.Sprintf("%s; median of %d starts, all: %s", what, len(took), joinFloats(took, 1)))
+	s.figure("resident memory idle", name, median(rss), "MiB", fmt.Sprintf("%s; 0.5 s after healthy, median of %d", what, len(rss)))
+	s.logf("startup    %-10s %-16s %.1f ms to healthy, %.1f MiB idle", name, what, median(took), median(rss))
+}
+
+// memory reads a live target's resident memory.
+func (t *target) memory() memory {
+	if t.proc == nil {
+		return memory{}
+	}
+	m, _ := residentMemory(t.proc.pid())
+	return m
+}
+
+func (s *suite) figure(name, target string, value float64, unit, note string) {
+	s.report.Figures = append(s.report.Figures, Figure{Name: name, Target: target, Value: round(value, 2), Unit: unit, Note: note})
+}
+
+// write saves the JSON and markdown results and prints the markdown.
+func (s *suite) write() error {
+	for _, p := range []string{s.cfg.out, s.cfg.md} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+	}
+	raw, err := json.MarshalIndent(s.report, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(s.cfg.out, append(raw, '\n'), 0o644); err != nil {
+		return err
+	}
+	md := markdown(&s.report)
+	if err := os.WriteFile(s.cfg.md, []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Print(md)
+	s.logf("wrote %s and %s", s.cfg.out, s.cfg.md)
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	c := slices.Clone(v)
+	slices.Sort(c)
+	return c[len(c)/2]
+}
+
+func joinFloats(v []float64, prec int) string {
+	parts := make([]string, len(v))
+	for i, f := range v {
+		parts[i] = strconv.FormatFloat(f, 'f', prec, 64)
+	}
+	return strings.Join(parts, ", ")
+}

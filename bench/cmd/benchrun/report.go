@@ -1,0 +1,373 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/cloudhsm-local/cloudhsm-local/bench/loadgen"
+)
+
+// Report is everything one run measured; bench/results/latest.json is this, indented.
+type Report struct {
+	Command      string            `json:"command"`
+	StartedAt    string            `json:"started_at"`
+	FinishedAt   string            `json:"finished_at"`
+	Seconds      float64           `json:"seconds"`
+	Options      Options           `json:"options"`
+	Machine      Machine           `json:"machine"`
+	Skipped      map[string]string `json:"skipped,omitempty"`
+	Targets      []TargetRow       `json:"targets"`
+	Measurements []Measurement     `json:"measurements"`
+	Figures      []Figure          `json:"figures"`
+}
+
+// Options are the run's settings.
+type Options struct {
+	Concurrency int    `json:"concurrency"`
+	Duration    string `json:"duration"`
+	Warmup      string `json:"warmup"`
+	Large       int    `json:"large"`
+	Huge        int    `json:"huge"`
+	Profiled    bool   `json:"profiled"`
+}
+
+// Measurement is one workload driven against one target.
+type Measurement struct {
+	Workload string `json:"workload"`
+	Target   string `json:"target"`
+	Backups  int    `json:"backups,omitempty"` // backups in the store while measured
+	loadgen.Result
+	Profile string `json:"profile,omitempty"`
+}
+
+// Figure is a single number that is not a throughput: a start time, a memory size, a rate.
+type Figure struct {
+	Name   string  `json:"name"`
+	Target string  `json:"target"`
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit"`
+	Note   string  `json:"note,omitempty"`
+}
+
+// TargetRow is one row of issue 5's table for one store, with what was measured and whether
+// the target is met.
+type TargetRow struct {
+	Workload string  `json:"workload"`
+	Goal     string  `json:"goal"`
+	Store    string  `json:"store"`
+	Measured string  `json:"measured"`
+	Ratio    float64 `json:"ratio,omitempty"`
+	Met      string  `json:"met"` // met, missed, or n/a
+}
+
+var stores = []string{"memory", "sqlite", "postgres"}
+
+// get finds a measurement; backups < 0 matches any store size.
+func (r *Report) get(workload, target string, backups int) *Measurement {
+	for i := range r.Measurements {
+		m := &r.Measurements[i]
+		if m.Workload == workload && m.Target == target && (backups < 0 || m.Backups == backups) && m.Requests > 0 {
+			return m
+		}
+	}
+	return nil
+}
+
+// figure finds a figure whose note starts with notePrefix.
+func (r *Report) figure(name, target, notePrefix string) *Figure {
+	for i := range r.Figures {
+		f := &r.Figures[i]
+		if f.Name == name && f.Target == target && strings.HasPrefix(f.Note, notePrefix) {
+			return f
+		}
+	}
+	return nil
+}
+
+// largest returns the cluster-filter measurement of target at the most backups.
+func (r *Report) largest(workload, target string) *Measurement {
+	var best *Measurement
+	for i := range r.Measurements {
+		m := &r.Measurements[i]
+		if m.Workload == workload && m.Target == target && m.Requests > 0 && (best == nil || m.Backups > best.Backups) {
+			best = m
+		}
+	}
+	return best
+}
+
+func (r *Report) skipped(store string) string {
+	if why, ok := r.Skipped[store]; ok {
+		return why
+	}
+	return "not measured"
+}
+
+// evaluate fills in issue 5's table from the measurements.
+func evaluate(r *Report) []TargetRow {
+	var rows []TargetRow
+	ratioRow := func(workload, goal, ceiling string, min float64, extra func(store string, m *Measurement) string) {
+		c := r.get(workload, ceiling, -1)
+		for _, st := range stores {
+			row := TargetRow{Workload: workload, Goal: goal, Store: st, Met: "n/a"}
+			m := r.get(workload, st, -1)
+			switch {
+			case m == nil:
+				row.Measured = r.skipped(st)
+			case c == nil:
+				row.Measured = fmt.Sprintf("%s req/s; no ceiling measurement", num(m.RPS))
+			default:
+				row.Ratio = round(m.RPS/c.RPS, 3)
+				row.Measured = fmt.Sprintf("%s / %s req/s = **%s**", num(m.RPS), num(c.RPS), pct(row.Ratio))
+				row.Met = metIf(row.Ratio >= min)
+			}
+			if m != nil && extra != nil {
+				row.Measured += extra(st, m)
+			}
+			rows = append(rows, row)
+		}
+	}
+	ratioRow("describe-one", "DescribeBackups of one backup by backupIds: ≥ 40% of the ceiling's requests/s", "ceiling", 0.40, nil)
+	ratioRow("page-50", "DescribeBackups, page of 50 from 10,000 backups: ≥ 15% of the ceiling", "ceiling-50", 0.15,
+		func(_ string, m *Measurement) string {
+			if c1 := r.get("describe-one", "ceiling", -1); c1 != nil {
+				return fmt.Sprintf(" (ceiling with a 50-backup body; %s of the 1-backup ceiling)", pct(m.RPS/c1.RPS))
+			}
+			return " (ceiling with a 50-backup body)"
+		})
+	ratioRow("delete-restore", "DeleteBackup/RestoreBackup cycle on distinct backups, acknowledged after commit: ≥ 25% of the ceiling", "ceiling", 0.25,
+		func(st string, _ *Measurement) string {
+			if st == "sqlite" {
+				return " (WAL, synchronous=NORMAL: commits are not fsynced)"
+			}
+			return ""
+		})
+
+	for _, st := range stores {
+		row := TargetRow{Workload: "delete-restore-fsync", Goal: "same, with fsync on every commit (a --durability setting): ≥ 5,000 ops/s (group commit)", Store: st, Met: "n/a"}
+		row.Measured = fmt.Sprintf("not available: cloudhsm-local has no --durability setting. This disk's write+fsync p50 is %.2f ms, so a writer that fsyncs each commit alone tops out near %s commits/s",
+			r.Machine.FsyncP50Ms, num(1000/math.Max(r.Machine.FsyncP50Ms, 0.001)))
+		rows = append(rows, row)
+	}
+
+	for _, st := range stores {
+		row := TargetRow{Workload: "cluster-filter", Goal: "DescribeBackups with clusterIds at 1,000,000 backups: p50 ≤ 2 × the p50 at 1,000", Store: st, Met: "n/a"}
+		base, big := r.get("cluster-filter", st, 1000), r.largest("cluster-filter", st)
+		switch {
+		case base == nil || big == nil:
+			row.Measured = r.skipped(st)
+		case big.Backups == base.Backups:
+			row.Measured = fmt.Sprintf("only measured at %s backups (p50 %.2f ms)", num(float64(base.Backups)), base.P50Ms)
+		default:
+			row.Ratio = round(big.P50Ms/base.P50Ms, 2)
+			row.Measured = fmt.Sprintf("p50 %.2f ms at %s vs %.2f ms at 1,000 = **%.2f×**; req/s %s vs %s",
+				big.P50Ms, num(float64(big.Backups)), base.P50Ms, row.Ratio, num(big.RPS), num(base.RPS))
+			row.Met = metIf(row.Ratio <= 2)
+			if big.Backups < 1_000_000 {
+				why := "the run's -huge setting"
+				if st == "memory" {
+					why = "the memory store can only be seeded through the admin API"
+				}
+				row.Measured += fmt.Sprintf(" (at %s, not 1,000,000: %s)", num(float64(big.Backups)), why)
+			}
+		}
+		rows = append(rows, row)
+	}
+
+	for _, st := range stores {
+		row := TargetRow{Workload: "start-to-healthy", Goal: "start to healthy, empty store: ≤ 100 ms", Store: st, Met: "n/a", Measured: r.skipped(st)}
+		if f := r.figure("start to healthy", st, "empty store"); f != nil {
+			row.Measured, row.Ratio, row.Met = fmt.Sprintf("**%.1f ms** (%s)", f.Value, f.Note), f.Value, metIf(f.Value <= 100)
+		}
+		rows = append(rows, row)
+	}
+	for _, st := range stores {
+		row := TargetRow{Workload: "start-to-healthy-1m", Goal: "start to healthy with 1,000,000 backups: ≤ 300 ms", Store: st, Met: "n/a", Measured: "not measured: only the SQLite file store can be seeded to 1,000,000 backups quickly"}
+		for _, f := range r.Figures {
+			if f.Name == "start to healthy" && f.Target == st && !strings.HasPrefix(f.Note, "empty store") {
+				row.Measured, row.Ratio, row.Met = fmt.Sprintf("**%.1f ms** (%s)", f.Value, f.Note), f.Value, metIf(f.Value <= 300)
+				if n := backupsIn(f.Note); n < 1_000_000 {
+					row.Met += fmt.Sprintf(" (at %s backups)", num(float64(n)))
+				}
+			}
+		}
+		rows = append(rows, row)
+	}
+	for _, st := range stores {
+		row := TargetRow{Workload: "memory-idle", Goal: "resident memory idle: ≤ 40 MiB", Store: st, Met: "n/a", Measured: r.skipped(st)}
+		if f := r.figure("resident memory idle", st, "empty store"); f != nil {
+			row.Measured, row.Ratio, row.Met = fmt.Sprintf("**%.1f MiB** (VmRSS, %s)", f.Value, f.Note), f.Value, metIf(f.Value <= 40)
+		}
+		rows = append(rows, row)
+	}
+	for _, st := range stores {
+		row := TargetRow{Workload: "memory-1m", Goal: "resident memory while holding 1,000,000 backups: ≤ 150 MiB", Store: st, Met: "n/a", Measured: r.skipped(st)}
+		var held *Figure
+		for i := range r.Figures {
+			f := &r.Figures[i]
+			if f.Name == "resident memory" && f.Target == st && (held == nil || backupsIn(f.Note) > backupsIn(held.Note)) {
+				held = f
+			}
+		}
+		idle := r.figure("resident memory idle", st, "empty store")
+		if held != nil {
+			n := backupsIn(held.Note)
+			if n >= 1_000_000 {
+				row.Measured, row.Ratio, row.Met = fmt.Sprintf("**%.1f MiB** (VmRSS %s)", held.Value, held.Note), held.Value, metIf(held.Value <= 150)
+			} else if idle != nil && n > 0 {
+				est := idle.Value + (held.Value-idle.Value)*1_000_000/float64(n)
+				row.Measured = fmt.Sprintf("%.1f MiB measured %s; **≈ %.0f MiB** at 1,000,000 by linear extrapolation from %.1f MiB idle", held.Value, held.Note, est, idle.Value)
+				row.Ratio, row.Met = round(est, 1), metIf(est <= 150)+" (estimate)"
+			}
+		}
+		rows = append(rows, row)
+	}
+	for _, w := range []struct{ workload, goal string }{
+		{"describe-one", "vs moto on DescribeBackups: ≥ 50 × its requests/s"},
+		{"create-cluster", "vs moto on CreateCluster: ≥ 50 × its requests/s"},
+		{"page-50", "vs moto on DescribeBackups, page of 50 (moto holds 1,000 backups, not 10,000)"},
+	} {
+		mo := r.get(w.workload, "moto", -1)
+		for _, st := range stores {
+			row := TargetRow{Workload: w.workload + "-vs-moto", Goal: w.goal, Store: st, Met: "n/a"}
+			m := r.get(w.workload, st, -1)
+			switch {
+			case m == nil:
+				row.Measured = r.skipped(st)
+			case mo == nil:
+				row.Measured = "moto: " + r.skipped("moto")
+			default:
+				row.Ratio = round(m.RPS/mo.RPS, 1)
+				row.Measured = fmt.Sprintf("%s / %s req/s = **%.1f×**", num(m.RPS), num(mo.RPS), row.Ratio)
+				if w.workload != "page-50" {
+					row.Met = metIf(row.Ratio >= 50)
+				}
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// backupsIn reads the backup count from a figure note such as "holding 100000 backups".
+func backupsIn(note string) int {
+	var n int
+	for _, f := range strings.Fields(note) {
+		if _, err := fmt.Sscanf(f, "%d", &n); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+func metIf(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "missed"
+}
+
+// markdown renders the report as BENCHMARKS.md's tables.
+func markdown(r *Report) string {
+	var b strings.Builder
+	m := r.Machine
+	fmt.Fprintf(&b, "## Results of `%s` (%s, %.0f s)\n\n", r.Command, r.StartedAt, r.Seconds)
+	fmt.Fprintf(&b, "Machine: %d × %s, %s MiB RAM, Linux %s, %s; Python %s, moto %s. Load average before/after: %s / %s. "+
+		"%d concurrent clients, %s warm-up + %s measured per workload.\n\n",
+		m.CPUs, m.CPUModel, num(float64(m.MemTotalMiB)), m.Kernel, m.Go, m.Python, m.Moto, m.LoadBefore, m.LoadAfter,
+		r.Options.Concurrency, r.Options.Warmup, r.Options.Duration)
+
+	b.WriteString("### Issue 5's targets\n\n| workload and target | store | measured | met? |\n|---|---|---|---|\n")
+	for _, row := range r.Targets {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.Goal, row.Store, row.Measured, row.Met)
+	}
+
+	b.WriteString("\n### Every measurement\n\n")
+	b.WriteString("Ratios compare with the same workload on the ceiling (the 50-backup ceiling for page-50 and cluster-filter) and on moto, measured in the same run.\n\n")
+	b.WriteString("| workload | target | backups | c | req/s | p50 ms | p99 ms | first/last s req/s | / ceiling | / moto | errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i, x := range r.Measurements {
+		vsC, vsM := "", ""
+		if x.Target != "ceiling" && x.Target != "ceiling-50" {
+			// The ceiling measured just before, in the same phase.
+			for j := i - 1; j >= 0; j-- {
+				if c := r.Measurements[j]; c.Workload == x.Workload && strings.HasPrefix(c.Target, "ceiling") && c.RPS > 0 {
+					vsC = pct(x.RPS / c.RPS)
+					break
+				}
+			}
+			if x.Target != "moto" {
+				mo := r.get(x.Workload, "moto", x.Backups)
+				if mo == nil && x.Workload != "cluster-filter" {
+					mo = r.get(x.Workload, "moto", -1)
+				}
+				if mo != nil {
+					vsM = fmt.Sprintf("%.1f×", x.RPS/mo.RPS)
+				}
+			}
+		}
+		backups := ""
+		if x.Backups > 0 {
+			backups = num(float64(x.Backups))
+		}
+		trend := ""
+		if x.FirstRPS > 0 {
+			trend = num(x.FirstRPS) + " / " + num(x.LastRPS)
+		}
+		errs := fmt.Sprint(x.Errors)
+		if x.Errors > 0 {
+			errs += ": " + strings.ReplaceAll(clipString(x.FirstError, 80), "|", "/")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %.2f | %.2f | %s | %s | %s | %s |\n",
+			x.Workload, x.Target, backups, x.Concurrency, num(x.RPS), x.P50Ms, x.P99Ms, trend, vsC, vsM, errs)
+	}
+
+	b.WriteString("\n### Other figures\n\n| figure | target | value | note |\n|---|---|---:|---|\n")
+	for _, f := range r.Figures {
+		fmt.Fprintf(&b, "| %s | %s | %s %s | %s |\n", f.Name, f.Target, num(f.Value), f.Unit, f.Note)
+	}
+	if len(r.Skipped) > 0 {
+		b.WriteString("\nSkipped targets:\n\n")
+		for _, st := range []string{"ceiling", "ceiling-50", "memory", "sqlite", "postgres", "moto"} {
+			if why, ok := r.Skipped[st]; ok {
+				fmt.Fprintf(&b, "- %s: %s\n", st, why)
+			}
+		}
+	}
+	return b.String()
+}
+
+// num renders a number with thousands separators, with one decimal below 100.
+func num(v float64) string {
+	if math.Abs(v) < 100 && v != math.Trunc(v) {
+		return fmt.Sprintf("%.1f", v)
+	}
+	s := fmt.Sprintf("%.0f", v)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+func pct(ratio float64) string { return fmt.Sprintf("%.0f%%", ratio*100) }
+
+func round(v float64, places int) float64 {
+	p := math.Pow(10, float64(places))
+	return math.Round(v*p) / p
+}
+
+func clipString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,277 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Subnets every benchmark cluster uses; without a topology file each lands in its own zone.
+var Subnets = []string{"subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"}
+
+// Request bodies of the workloads.
+
+// DescribeBackupByID is what a waiter polls: one backup by the backupIds filter.
+func DescribeBackupByID(id string) []byte {
+	return mustJSON(map[string]any{"Filters": map[string][]string{"backupIds": {id}}})
+}
+
+// DescribeBackupsPage asks for the first page of the account's backups, newest first.
+func DescribeBackupsPage(maxResults int) []byte {
+	return mustJSON(map[string]any{"MaxResults": maxResults})
+}
+
+// DescribeBackupsOfCluster asks for the first page (50) of one cluster's backups.
+func DescribeBackupsOfCluster(clusterID string) []byte {
+	return mustJSON(map[string]any{"Filters": map[string][]string{"clusterIds": {clusterID}}})
+}
+
+// CreateClusterBody creates an empty hsm2m.medium cluster in two subnets.
+func CreateClusterBody() []byte {
+	return mustJSON(map[string]any{"HsmType": "hsm2m.medium", "SubnetIds": Subnets})
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Fixed sends the same operation and body on every call.
+func Fixed(c *Client, op string, body []byte) Op {
+	return func(ctx context.Context, w *Worker) error {
+		var err error
+		w.Scratch, err = c.Post(ctx, op, body, w.Scratch)
+		return err
+	}
+}
+
+// DeleteRestoreCycle deletes then restores backups, each worker on its own backups (worker w
+// of n owns ids[w], ids[w+n], ...), so no two requests touch the same backup at once. Each call
+// is one request: DeleteBackup on even iterations, RestoreBackup of the same backup on odd ones;
+// a server answers only after its transaction committed.
+func DeleteRestoreCycle(c *Client, ids []string, workers int) Op {
+	bodies := make([][]byte, len(ids))
+	for i, id := range ids {
+		bodies[i] = mustJSON(map[string]string{"BackupId": id})
+	}
+	return func(ctx context.Context, w *Worker) error {
+		mine := (len(ids) - w.ID + workers - 1) / workers
+		if mine <= 0 {
+			return errors.New("no backup for this worker")
+		}
+		k := w.ID + ((w.Iter/2)%mine)*workers
+		op := "DeleteBackup"
+		if w.Iter%2 == 1 {
+			op = "RestoreBackup"
+		}
+		var err error
+		w.Scratch, err = c.Post(ctx, op, bodies[k], w.Scratch)
+		return err
+	}
+}
+
+// Parallel runs fn(0..n-1) on conc goroutines and returns the first error.
+func Parallel(ctx context.Context, n, conc int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(conc, n)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// Wire shapes the setup reads back.
+type cluster struct {
+	ClusterId     string
+	State         string
+	SubnetMapping map[string]string
+	Certificates  struct{ ClusterCsr string }
+}
+
+type backup struct {
+	BackupId    string
+	BackupState string
+}
+
+// CreateCluster creates one empty cluster and returns its ID.
+func (c *Client) CreateCluster(ctx context.Context) (string, error) {
+	var out struct{ Cluster cluster }
+	if err := c.PostDecode(ctx, "CreateCluster", CreateClusterBody(), &out); err != nil {
+		return "", err
+	}
+	return out.Cluster.ClusterId, nil
+}
+
+// PostDecode is Post with the response decoded into out.
+func (c *Client) PostDecode(ctx context.Context, op string, body []byte, out any) error {
+	raw, err := c.Post(ctx, op, body, nil)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s: decode %s: %w", op, clip(string(raw), 200), err)
+	}
+	return nil
+}
+
+// ActiveCluster makes an ACTIVE cluster the way a user does (CreateCluster, CreateHsm, sign the
+// cluster CSR with their own CA, InitializeCluster, then the admin API's activate, which takes
+// the first backup) and returns the cluster's ID and that backup's ID.
+func (c *Client) ActiveCluster(ctx context.Context) (clusterID, backupID string, err error) {
+	var created struct{ Cluster cluster }
+	if err := c.PostDecode(ctx, "CreateCluster", CreateClusterBody(), &created); err != nil {
+		return "", "", err
+	}
+	id := created.Cluster.ClusterId
+	zones := make([]string, 0, len(created.Cluster.SubnetMapping))
+	for az := range created.Cluster.SubnetMapping {
+		zones = append(zones, az)
+	}
+	if len(zones) == 0 {
+		return "", "", fmt.Errorf("cluster %s has no subnet mapping", id)
+	}
+	sort.Strings(zones)
+	if err := c.Call(ctx, "CreateHsm", map[string]string{"ClusterId": id, "AvailabilityZone": zones[0]}, nil); err != nil {
+		return "", "", err
+	}
+	var described struct{ Clusters []cluster }
+	if err := c.Call(ctx, "DescribeClusters", map[string]any{"Filters": map[string][]string{"clusterIds": {id}}}, &described); err != nil {
+		return "", "", err
+	}
+	if len(described.Clusters) != 1 || described.Clusters[0].Certificates.ClusterCsr == "" {
+		return "", "", fmt.Errorf("cluster %s has no CSR after CreateHsm: %+v", id, described.Clusters)
+	}
+	cert, anchor, err := signCSR(described.Clusters[0].Certificates.ClusterCsr)
+	if err != nil {
+		return "", "", fmt.Errorf("sign the CSR of %s: %w", id, err)
+	}
+	if err := c.Call(ctx, "InitializeCluster", map[string]string{"ClusterId": id, "SignedCert": cert, "TrustAnchor": anchor}, nil); err != nil {
+		return "", "", err
+	}
+	if err := c.Admin(ctx, http.MethodPost, "clusters/"+url.PathEscape(id)+"/activate", nil, nil); err != nil {
+		return "", "", err
+	}
+	ids, err := c.BackupsOf(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	if len(ids) != 1 {
+		return "", "", fmt.Errorf("activation of %s should take one backup, found %d", id, len(ids))
+	}
+	return id, ids[0], nil
+}
+
+// BackupsOf returns the IDs of the first page of a cluster's backups.
+func (c *Client) BackupsOf(ctx context.Context, clusterID string) ([]string, error) {
+	var out struct{ Backups []backup }
+	if err := c.PostDecode(ctx, "DescribeBackups", DescribeBackupsOfCluster(clusterID), &out); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(out.Backups))
+	for i, b := range out.Backups {
+		ids[i] = b.BackupId
+	}
+	return ids, nil
+}
+
+// TakeBackups backs up an ACTIVE cluster n times through the admin API, conc calls at a time,
+// and returns the new backups' IDs.
+func (c *Client) TakeBackups(ctx context.Context, clusterID string, n, conc int) ([]string, error) {
+	ids := make([]string, n)
+	path := "clusters/" + url.PathEscape(clusterID) + "/backups"
+	err := Parallel(ctx, n, conc, func(ctx context.Context, i int) error {
+		var out struct{ Backup backup }
+		if err := c.Admin(ctx, http.MethodPost, path, nil, &out); err != nil {
+			return err
+		}
+		ids[i] = out.Backup.BackupId
+		return nil
+	})
+	return ids, err
+}
+
+// CreateClusters creates n clusters, conc at a time, and returns their IDs. On moto each
+// CreateCluster also stores one READY backup, which makes it moto's way to seed backups.
+func (c *Client) CreateClusters(ctx context.Context, n, conc int) ([]string, error) {
+	ids := make([]string, n)
+	err := Parallel(ctx, n, conc, func(ctx context.Context, i int) error {
+		id, err := c.CreateCluster(ctx)
+		ids[i] = id
+		return err
+	})
+	return ids, err
+}
+
+// signCSR plays the customer: a fresh CA signs the cluster's CSR. It returns the cluster
+// certificate and the CA certificate (the trust anchor), both PEM.
+func signCSR(csrPEM string) (cert, anchor string, err error) {
+	block, _ := pem.Decode([]byte(csrPEM))
+	if block == nil {
+		return "", "", errors.New("ClusterCsr is not PEM")
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return "", "", err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "benchmark customer root"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(20, 0, 0),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", "", err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return "", "", err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: csr.Subject,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, csr.PublicKey, key)
+	if err != nil {
+		return "", "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})), nil
+}
