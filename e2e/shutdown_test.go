@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -19,7 +20,8 @@ import (
 )
 
 // TestGracefulShutdown sends SIGTERM to a real process under load. Every CreateCluster waits
-// 700ms in the server (an injected latency), so requests are in flight at the signal. The
+// 2s in the server (an injected latency) and the workers start 250ms apart, so requests are
+// in flight at the signal, most of them with a second or more to go. The
 // process stops accepting connections at once, finishes every request it had received, closes
 // its store (SQLite removes the WAL on a clean close) and exits 0; after a restart on the same
 // file every request that got a 200 is there.
@@ -32,7 +34,7 @@ func TestGracefulShutdown(t *testing.T) {
 	args := []string{"--store", "sqlite:" + db, "--max-clusters", "100000"}
 	p := startProcess(t, bin, args...)
 	e := p.env(t)
-	e.addFault(t, `{"operation":"CreateCluster","latency":"700ms"}`)
+	e.addFault(t, `{"operation":"CreateCluster","latency":"2s"}`)
 
 	type call struct {
 		start, end time.Time
@@ -50,6 +52,7 @@ func TestGracefulShutdown(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			time.Sleep(time.Duration(w) * 250 * time.Millisecond)
 			c := cloudhsmv2.New(cloudhsmv2.Options{
 				Region: "us-east-1", BaseEndpoint: aws.String(p.url), RetryMaxAttempts: 1,
 				Credentials: credentials.NewStaticCredentialsProvider(account1, "secret", ""),
@@ -75,7 +78,7 @@ func TestGracefulShutdown(t *testing.T) {
 		})
 	}
 
-	time.Sleep(2 * time.Second)
+	time.Sleep(3500 * time.Millisecond)
 	sigterm := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil { // our own child, by its PID
 		t.Fatal(err)
@@ -107,7 +110,8 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 
 	acked := map[string]string{} // cluster -> token
-	drained, refused := 0, 0
+	unknown := map[string]bool{} // tokens of requests whose answer was lost
+	drained, refused, lost := 0, 0, 0
 	for _, c := range calls {
 		switch {
 		case c.err == nil:
@@ -115,9 +119,15 @@ func TestGracefulShutdown(t *testing.T) {
 			if c.end.After(sigterm) {
 				drained++
 			}
+		case errors.Is(c.err, net.ErrClosed):
+			// The SDK closed the connection under its own response (aws/aws-sdk-go-v2#2737): the
+			// request may or may not have been applied; it is not acknowledged either way.
+			unknown[c.token] = true
+			lost++
 		case c.start.Before(sigterm.Add(-100 * time.Millisecond)):
 			t.Errorf("a request sent %s before SIGTERM failed: %v", sigterm.Sub(c.start), c.err)
 		default:
+			unknown[c.token] = true
 			refused++
 		}
 	}
@@ -152,13 +162,14 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Errorf("acknowledged cluster %s (token %s) after restart: %q", id, token, found[id])
 		}
 	}
-	if len(found) != len(acked) {
-		extra := maps.Clone(found)
-		maps.DeleteFunc(extra, func(id, _ string) bool { _, ok := acked[id]; return ok })
-		t.Errorf("%d clusters after restart, %d acknowledged; unacknowledged: %v", len(found), len(acked), extra)
+	extra := maps.Clone(found)
+	maps.DeleteFunc(extra, func(id, token string) bool { _, ok := acked[id]; return ok || unknown[token] })
+	if len(extra) > 0 {
+		t.Errorf("clusters nobody asked for after restart: %v", extra)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	<-p.exited
 	t.Logf("SIGTERM under load: %d requests acknowledged, all present after restart; %d in flight at the signal finished with 200; "+
-		"%d sent after it were refused; exit 0 after %s; WAL checkpointed and removed", len(acked), drained, refused, exitedAfter.Round(time.Millisecond))
+		"%d sent after it were refused (%d answers lost by the client); exit 0 after %s; WAL checkpointed and removed",
+		len(acked), drained, refused, lost, exitedAfter.Round(time.Millisecond))
 }

@@ -63,10 +63,10 @@ type Error struct {
 // maxBody caps admin request bodies.
 const maxBody = 64 << 10
 
-// MaxClockMove caps one move of the virtual clock (366 days): everything due is applied day by
-// day in one transaction, so a move of centuries would hold the store for hours. Move further
-// in steps.
-const MaxClockMove = 366 * 24 * time.Hour
+// MaxClockMove caps one move of the virtual clock (ten years of 366 days): everything due is
+// applied day by day in one transaction, so a move of centuries would hold the store for hours.
+// Move further in steps.
+const MaxClockMove = 10 * 366 * 24 * time.Hour
 
 // NewHandler returns the admin API handler; version is reported by health. Options add the
 // fault endpoints (WithFaults).
@@ -182,7 +182,7 @@ func (h *handler) moveClock(r *http.Request) (any, error) {
 }
 
 func tooFar(d time.Duration) error {
-	return statusError{http.StatusBadRequest, fmt.Sprintf("the clock moves at most %s (366 days) at a time, not %s: move it in steps", MaxClockMove, d)}
+	return statusError{http.StatusBadRequest, fmt.Sprintf("the clock moves at most %s (ten years) at a time, not %s: move it in steps", MaxClockMove, d)}
 }
 
 func (h *handler) activate(r *http.Request) (any, error) {

@@ -61,7 +61,7 @@ func newFuzzWorld(tb testing.TB) *fuzzWorld {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { srv.Close() })
-	w := &fuzzWorld{handler: srv.Handler(), deadline: 10 * time.Second}
+	w := &fuzzWorld{handler: srv.Handler(), deadline: 2 * time.Second}
 
 	call := func(target, body string) map[string]any {
 		tb.Helper()
