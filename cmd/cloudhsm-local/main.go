@@ -33,6 +33,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/topology"
 )
@@ -156,7 +157,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.SetOutput(stderr)
 	life, svcDefaults := lifecycle.DefaultConfig(), service.DefaultConfig()
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:4580", "address to listen on")
-	fs.StringVar(&f.store, "store", "sqlite:cloudhsm-local.db", "where state lives: sqlite:PATH or memory")
+	fs.StringVar(&f.store, "store", "sqlite:cloudhsm-local.db", "where state lives: sqlite:PATH, memory, or postgres://USER@HOST:PORT/DB?sslmode=disable")
 	fs.StringVar(&f.region, "region", "us-east-1", "region of requests that carry no SigV4 credential scope")
 	fs.StringVar(&f.topology, "topology", "", "subnet topology file (JSON: {\"subnets\":{\"subnet-…\":{\"vpc\":…,\"az\":…}}})")
 	fs.DurationVar(&f.delay, "delay", 0, "how long every *_IN_PROGRESS state lasts")
@@ -234,7 +235,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		auth = authSigV4
 		defer reloadOnHangup(ctx, v, cfg.credentials, cfg.server.Logger)()
 	}
-	cfg.server.Logger.Info("cloudhsm-local serving", "addr", ln.Addr().String(), "store", cfg.server.Store, "version", server.Version, "auth", auth)
+	cfg.server.Logger.Info("cloudhsm-local serving", "addr", ln.Addr().String(), "store", sqlstore.RedactDSN(cfg.server.Store), "version", server.Version, "auth", auth)
 	return srv.Serve(ctx, ln, 10*time.Second)
 }
 
