@@ -33,8 +33,8 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
-	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/topology"
 )
 
