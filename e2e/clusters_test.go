@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"regexp"
 	"slices"
@@ -223,12 +222,11 @@ func (e *env) activeClusterOf(t *testing.T, c *cloudhsmv2.Client, in *cloudhsmv2
 // issueFor issues a certificate from the customer CA for any public key, valid in [from, until].
 func (ca customerCA) issueFor(t *testing.T, pub any, from, until time.Time) string {
 	t.Helper()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(3), NotBefore: from, NotAfter: until}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
+	cert, err := ca.ca.Issue(pub, from, until)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return cert
 }
 
 func parseCertPEM(t *testing.T, what string, s *string) *x509.Certificate {

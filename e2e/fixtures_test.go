@@ -2,72 +2,40 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/customerca"
 )
 
 // customerCA is the CA a customer uses to claim clusters, as in the AWS user guide.
 type customerCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  string
+	ca  *customerca.CA
+	pem string
 }
 
 func newCustomerCA(t *testing.T) customerCA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := customerca.New(start)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "customer root"},
-		NotBefore: start.Add(-time.Hour), NotAfter: start.AddDate(20, 0, 0),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return customerCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+	return customerCA{ca: ca, pem: ca.PEM()}
 }
 
 // sign issues a certificate for the public key of a PEM CSR.
 func (ca customerCA) sign(t *testing.T, csrPEM string) string {
 	t.Helper()
-	block, _ := pem.Decode([]byte(csrPEM))
-	if block == nil {
-		t.Fatalf("ClusterCsr is not PEM: %q", csrPEM)
-	}
-	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	cert, err := ca.ca.Sign(csrPEM)
 	if err != nil {
-		t.Fatalf("parse ClusterCsr: %v", err)
+		t.Fatalf("sign ClusterCsr %q: %v", csrPEM, err)
 	}
-	if err := csr.CheckSignature(); err != nil {
-		t.Fatalf("ClusterCsr signature: %v", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: csr.Subject,
-		NotBefore: start.Add(-time.Hour), NotAfter: start.AddDate(10, 0, 0),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, csr.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return cert
 }
 
 // Subnets used by tests; without a topology file each lands in its own zone.

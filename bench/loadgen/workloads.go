@@ -2,22 +2,17 @@ package loadgen
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/customerca"
 )
 
 // Subnets every benchmark cluster uses; without a topology file each lands in its own zone.
@@ -174,7 +169,7 @@ func (c *Client) ActiveCluster(ctx context.Context) (clusterID, backupID string,
 	if len(described.Clusters) != 1 || described.Clusters[0].Certificates.ClusterCsr == "" {
 		return "", "", fmt.Errorf("cluster %s has no CSR after CreateHsm: %+v", id, described.Clusters)
 	}
-	cert, anchor, err := signCSR(described.Clusters[0].Certificates.ClusterCsr)
+	cert, anchor, err := customerca.SignCSR(described.Clusters[0].Certificates.ClusterCsr, time.Now())
 	if err != nil {
 		return "", "", fmt.Errorf("sign the CSR of %s: %w", id, err)
 	}
@@ -233,45 +228,4 @@ func (c *Client) CreateClusters(ctx context.Context, n, conc int) ([]string, err
 		return err
 	})
 	return ids, err
-}
-
-// signCSR plays the customer: a fresh CA signs the cluster's CSR. It returns the cluster
-// certificate and the CA certificate (the trust anchor), both PEM.
-func signCSR(csrPEM string) (cert, anchor string, err error) {
-	block, _ := pem.Decode([]byte(csrPEM))
-	if block == nil {
-		return "", "", errors.New("ClusterCsr is not PEM")
-	}
-	csr, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
-		return "", "", err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", err
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "benchmark customer root"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(20, 0, 0),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &key.PublicKey, key)
-	if err != nil {
-		return "", "", err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return "", "", err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: csr.Subject,
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, csr.PublicKey, key)
-	if err != nil {
-		return "", "", err
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})), nil
 }

@@ -4,16 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/customerca"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -361,37 +356,11 @@ func initializedCluster(t *testing.T, endpoint string, now time.Time) string {
 	if err != nil || len(described.Clusters) != 1 || described.Clusters[0].Certificates == nil {
 		t.Fatalf("DescribeClusters: %+v %v", described, err)
 	}
-	block, _ := pem.Decode([]byte(aws.ToString(described.Clusters[0].Certificates.ClusterCsr)))
-	if block == nil {
-		t.Fatal("no CSR")
-	}
-	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	cert, anchor, err := customerca.SignCSR(aws.ToString(described.Clusters[0].Certificates.ClusterCsr), now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "customer root"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: csr.Subject, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(5, 0, 0)}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, csr.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toPEM := func(der []byte) *string {
-		return aws.String(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	}
-	if _, err := c.InitializeCluster(ctx, &cloudhsmv2.InitializeClusterInput{ClusterId: id, SignedCert: toPEM(leafDER), TrustAnchor: toPEM(caDER)}); err != nil {
+	if _, err := c.InitializeCluster(ctx, &cloudhsmv2.InitializeClusterInput{ClusterId: id, SignedCert: &cert, TrustAnchor: &anchor}); err != nil {
 		t.Fatalf("InitializeCluster: %v", err)
 	}
 	return *id

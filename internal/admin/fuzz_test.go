@@ -3,17 +3,10 @@ package admin_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/customerca"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
@@ -191,35 +186,9 @@ func TestAdminWorldIsDeterministic(t *testing.T) {
 // signCSR issues a certificate for a cluster CSR from a fresh customer CA.
 func signCSR(tb testing.TB, csrPEM string) (cert, anchor string) {
 	tb.Helper()
-	block, _ := pem.Decode([]byte(csrPEM))
-	if block == nil {
-		tb.Fatalf("ClusterCsr is not PEM: %q", csrPEM)
-	}
-	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	cert, anchor, err := customerca.SignCSR(csrPEM, start)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "customer root"},
-		NotBefore: start.Add(-time.Hour), NotAfter: start.AddDate(10, 0, 0),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: csr.Subject, NotBefore: start.Add(-time.Hour), NotAfter: start.AddDate(5, 0, 0)}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, csr.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	toPEM := func(der []byte) string {
-		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	}
-	return toPEM(leafDER), toPEM(caDER)
+	return cert, anchor
 }
