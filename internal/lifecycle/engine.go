@@ -97,13 +97,18 @@ const clockFloorSetting = "clock.floor_ms"
 
 // Now returns the virtual time: wall time plus the offset kept in the store, never earlier than
 // the time the clock was last moved to, truncated to the millisecond (the precision of the store
-// and of the wire).
+// and of the wire). Both settings are read in one statement; unset (the clock never moved),
+// each counts as 0.
 func (e *Engine) Now(tx store.Tx) (time.Time, error) {
-	offset, err := e.msSetting(tx, clockOffsetSetting)
+	set, err := tx.Settings(clockOffsetSetting, clockFloorSetting)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the virtual clock: %w", err)
+	}
+	offset, err := msSetting(set, clockOffsetSetting)
 	if err != nil {
 		return time.Time{}, err
 	}
-	floor, err := e.msSetting(tx, clockFloorSetting)
+	floor, err := msSetting(set, clockFloorSetting)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -114,14 +119,11 @@ func (e *Engine) Now(tx store.Tx) (time.Time, error) {
 	return now, nil
 }
 
-// msSetting reads a millisecond count from the store; an unset one is 0.
-func (e *Engine) msSetting(tx store.Tx, name string) (int64, error) {
-	v, err := tx.Setting(name)
-	if errors.Is(err, store.ErrNotFound) {
+// msSetting parses the millisecond count named name in set; an unset one is 0.
+func msSetting(set map[string]string, name string) (int64, error) {
+	v, ok := set[name]
+	if !ok {
 		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", name, err)
 	}
 	ms, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {

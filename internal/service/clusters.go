@@ -217,7 +217,7 @@ func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterReques
 	}
 	out := &api.CreateClusterResponse{}
 	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
-		n, err := tx.CountClusters(who.Account, who.Region)
+		n, err := tx.CountClusters(who.Account, who.Region, s.cfg.MaxClusters)
 		if err != nil {
 			return fmt.Errorf("count clusters: %w", err)
 		}

@@ -45,6 +45,9 @@ type Store interface {
 type Tx interface {
 	// Setting returns a named value (clock offset, token key, CA bundle), ErrNotFound if unset.
 	Setting(name string) (string, error)
+	// Settings returns the values of the named settings that are set, keyed by name, in one
+	// read; names that are unset are absent from the map (not an error).
+	Settings(names ...string) (map[string]string, error)
 	// PutSetting creates or replaces a named value.
 	PutSetting(name, value string) error
 	// InitSetting stores value under name unless the name is already set, and returns the value
@@ -87,8 +90,10 @@ type Tx interface {
 	// Clusters lists clusters matching q ordered by (CreatedAt, ID) ascending, starting
 	// strictly after q.After, at most q.Limit (0 = no limit).
 	Clusters(q ClusterQuery) ([]Cluster, error)
-	// CountClusters counts the clusters of an account and region that are not DELETED.
-	CountClusters(account, region string) (int, error)
+	// CountClusters counts the clusters of an account and region that are not DELETED, but
+	// stops at limit: it returns min(count, limit), reading at most limit clusters, so that a
+	// quota check costs no more than the quota. A limit <= 0 returns 0.
+	CountClusters(account, region string, limit int) (int, error)
 
 	// HSMs returns the HSMs of the given clusters ordered by (CreatedAt, ID), including those
 	// being deleted.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"database/sql"
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,6 +42,11 @@ type dialect struct {
 	// retryable reports whether err is a serialization failure after which Update should run
 	// fn again in a new transaction; nil means never (SQLite's transactions cannot fail so).
 	retryable func(error) bool
+	// inList is the condition "col is one of the values of one list parameter" (the query
+	// text stays the same whatever the list's length, so it can be prepared), and listArg
+	// makes that parameter from the values.
+	inList  func(col string) string
+	listArg func(values []string) any
 	// connLost reports whether a failed begin found its pooled connection dead (the server
 	// ended the session); the begin is then tried again on another connection, which is safe
 	// because nothing has run yet. nil means never.
@@ -49,8 +55,16 @@ type dialect struct {
 
 // sqliteDialect is modernc.org/sqlite, registered as "sqlite".
 var sqliteDialect = &dialect{
-	name:   "sqlite",
-	readTx: &sql.TxOptions{ReadOnly: true},
+	name:    "sqlite",
+	readTx:  &sql.TxOptions{ReadOnly: true},
+	inList:  func(col string) string { return col + " IN (SELECT value FROM json_each(?))" },
+	listArg: jsonList,
+}
+
+// jsonList encodes values as a JSON array of strings, for json_each.
+func jsonList(values []string) any {
+	b, _ := json.Marshal(values) // a []string always encodes
+	return string(b)
 }
 
 // rebind rewrites the `?` placeholders of query into the dialect's style. Question marks in

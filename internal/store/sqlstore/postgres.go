@@ -69,6 +69,8 @@ var postgresDialect = &dialect{
 	readTx:    &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	retryable: postgresRetryable,
 	connLost:  postgresConnLost,
+	inList:    func(col string) string { return col + " = ANY(?)" },
+	listArg:   func(values []string) any { return values }, // pgx sends a []string as text[]
 }
 
 // isPostgresDSN reports whether dsn names a PostgreSQL database.
@@ -104,6 +106,9 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	if err := migrate(ctx, db, &d); err != nil {
 		return nil, errors.Join(fmt.Errorf("open %s, schema %s: %w", where, schema, err), db.Close())
 	}
+	// No statements are prepared through database/sql: pgx already prepares each statement text
+	// once per connection and caches it (QueryExecModeCacheStatement), and preparing all of them
+	// at Open measured ≈ 30 ms more per start for no faster request.
 	return &Store{kind: "postgres", d: &d, writer: db, reader: db, beginAttempts: conns + 1}, nil
 }
 

@@ -448,3 +448,53 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The filtered DescribeBackups queries and the quota count choose the owner-prefixed indexes of
+// migration 3 on PostgreSQL too. Sequential scans are disabled for the EXPLAIN: the tables are
+// empty, and the question is which index the planner prefers, not whether it would scan.
+func TestPostgresQueryPlansUseIndexes(t *testing.T) {
+	srv := pgtest.Connect(t)
+	s, _ := openPostgresT(t, srv)
+	one := []string{"v"}
+	clq, clargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", ClusterIDs: one, Limit: 51})
+	rq, rargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", ClusterIDs: one, States: one})
+	stq, stargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", States: one, Limit: 51})
+	for _, tc := range []struct {
+		name, query string
+		args        []any
+		index       string
+	}{
+		{"backups of one cluster", clq, clargs, "backups_by_owner_cluster"},
+		{"ready backups of one cluster (retention)", rq, rargs, "backups_by_owner_cluster"},
+		{"backups in one state", stq, stargs, "backups_by_owner_state"},
+		{"count clusters", qCountClusters, []any{"a", "r", 50}, "clusters_live_by_owner"},
+	} {
+		conn, err := s.writer.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(t.Context(), "SET enable_seqscan = off"); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.QueryContext(t.Context(), "EXPLAIN "+s.d.rebind(tc.query), tc.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, strings.TrimSpace(line))
+		}
+		rows.Close()
+		_, _ = conn.ExecContext(t.Context(), "RESET enable_seqscan")
+		_ = conn.Close()
+		joined := strings.Join(plan, "; ")
+		t.Logf("%s: %s", tc.name, joined)
+		if !strings.Contains(joined, tc.index) {
+			t.Errorf("%s: plan %q does not use %s", tc.name, joined, tc.index)
+		}
+	}
+}

@@ -26,6 +26,7 @@ type migration struct {
 var migrations = []migration{
 	{version: 1, name: "initial schema", sql: schemaV1},
 	{version: 2, name: "cluster identities", sql: schemaV2},
+	{version: 3, name: "filter indexes by owner, live clusters", sql: schemaV3},
 }
 
 // schemaV2 keeps each cluster's certificates beyond the cluster's own purge.
@@ -34,6 +35,21 @@ CREATE TABLE cluster_identities (
 	cluster_id   TEXT NOT NULL PRIMARY KEY,
 	certificates TEXT NOT NULL
 );
+`
+
+// schemaV3 puts (account, region) in front of the backup filter indexes, so that a query
+// filtered by one cluster, source backup or state walks only the matching backups of its
+// owner — a longer equality prefix than backups_by_owner's, which both SQLite and PostgreSQL
+// then prefer without statistics — and adds a partial index of the clusters that count
+// against the quota (CountClusters); state is in it so that the count reads the index alone.
+const schemaV3 = `
+DROP INDEX backups_by_cluster;
+DROP INDEX backups_by_source;
+DROP INDEX backups_by_state;
+CREATE INDEX backups_by_owner_cluster ON backups (account, region, cluster_id, created_at, id);
+CREATE INDEX backups_by_owner_source ON backups (account, region, source_backup_id, created_at, id);
+CREATE INDEX backups_by_owner_state ON backups (account, region, state, created_at, id);
+CREATE INDEX clusters_live_by_owner ON clusters (account, region, state) WHERE state <> 'DELETED';
 `
 
 // createMigrationsTable records which migrations have been applied.

@@ -18,7 +18,7 @@
 // explains why this is serializable without a leader).
 //
 // The schema is created and upgraded at Open by an ordered list of migrations recorded in the
-// schema_migrations table. Times are stored as unix milliseconds in UTC. The package never
+// schema_migrations table; then the statements are prepared once per pool (prepared.go). Times are stored as unix milliseconds in UTC. The package never
 // panics on a database failure: every failure comes back as a wrapped error.
 package sqlstore
 
@@ -55,6 +55,9 @@ type Store struct {
 	// beginAttempts bounds how often a begin is tried when the dialect reports its connection
 	// lost (one more than the pool size: every pooled connection may be dead); 0 means once.
 	beginAttempts int
+	// writeStmts and readStmts are the statements prepared on writer and reader at Open, keyed
+	// by their portable text (see prepared.go); the same map when the pools are one.
+	writeStmts, readStmts statements
 }
 
 var _ store.Store = (*Store)(nil)
@@ -107,7 +110,11 @@ func openMemory(ctx context.Context) (*Store, error) {
 	if err := migrate(ctx, db, sqliteDialect); err != nil {
 		return nil, errors.Join(fmt.Errorf("open memory store: %w", err), db.Close())
 	}
-	return &Store{kind: "memory", d: sqliteDialect, writer: db, reader: db}, nil
+	stmts, err := prepareStatements(ctx, db, sqliteDialect, false)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open memory store: %w", err), db.Close())
+	}
+	return &Store{kind: "memory", d: sqliteDialect, writer: db, reader: db, writeStmts: stmts, readStmts: stmts}, nil
 }
 
 // openFile opens the writer, migrates, then opens the readers.
@@ -132,7 +139,14 @@ func openFile(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open sqlite store %s: readers: %w", path, err), writer.Close())
 	}
-	return &Store{kind: "sqlite", d: sqliteDialect, writer: writer, reader: reader}, nil
+	s := &Store{kind: "sqlite", d: sqliteDialect, writer: writer, reader: reader}
+	if s.writeStmts, err = prepareStatements(ctx, writer, sqliteDialect, false); err == nil {
+		s.readStmts, err = prepareStatements(ctx, reader, sqliteDialect, true)
+	}
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open sqlite store %s: %w", path, err), s.Close())
+	}
+	return s, nil
 }
 
 // openPool opens a pool of at most conns connections and checks that one can be made.
@@ -159,10 +173,12 @@ func sqliteURI(path string, params url.Values) string {
 // Kind returns "sqlite" for a file database, "memory" for an in-memory one and "postgres".
 func (s *Store) Kind() string { return s.kind }
 
-// Close closes the connection pools. The Store must not be used afterwards.
+// Close closes the prepared statements and the connection pools. The Store must not be used
+// afterwards.
 func (s *Store) Close() error {
-	var errs []error
+	errs := []error{s.writeStmts.close()}
 	if s.reader != s.writer {
+		errs = append(errs, s.readStmts.close())
 		if err := s.reader.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s store readers: %w", s.kind, err))
 		}
@@ -230,7 +246,11 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOn
 			return fmt.Errorf("%s store: take the write lock: %w", s.kind, err)
 		}
 	}
-	t := &tx{ctx: ctx, tx: sqlTx, d: s.d, readOnly: readOnly}
+	stmts := s.writeStmts
+	if readOnly {
+		stmts = s.readStmts
+	}
+	t := &tx{ctx: ctx, tx: sqlTx, d: s.d, stmts: stmts, readOnly: readOnly}
 	if err := fn(t); err != nil {
 		done = true
 		_ = sqlTx.Rollback() // fn's error is the one that matters

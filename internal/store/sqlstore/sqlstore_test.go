@@ -272,6 +272,16 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	bqa, bargsa := backupsQuery(store.BackupQuery{Account: "a", Region: "r", Ascending: true, After: &store.Cursor{ID: "x"}, Limit: 10})
 	cq, cargs := clustersQuery(store.ClusterQuery{Account: "a", Region: "r", After: &store.Cursor{ID: "x"}, Limit: 10})
 	sq, sargs := backupsQuery(store.BackupQuery{Region: "r", SharedWith: "a"})
+	one := []string{"v"}
+	clq, clargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", ClusterIDs: one, Limit: 51})
+	clqa, clargsa := backupsQuery(store.BackupQuery{Account: "a", Region: "r", ClusterIDs: one, Ascending: true, After: &store.Cursor{ID: "x"}, Limit: 51})
+	srq, srargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", SourceBackupIDs: one, Limit: 51})
+	stq, stargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", States: one, After: &store.Cursor{ID: "x"}, Limit: 51})
+	rq, rargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", ClusterIDs: one, States: one})
+	iq, iargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", IDs: one, Limit: 51})
+	tq, targs := tagsQuery(sqliteDialect, []string{"x", "y"})
+	hq, hargs := hsmsQuery(sqliteDialect, []string{"x", "y"})
+	dq, dargs := deleteTagsQuery(sqliteDialect, "x", []string{"k", "l"})
 	for _, tc := range []struct {
 		name  string
 		query string
@@ -291,7 +301,16 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"backups page ascending", bqa, bargsa, "backups_by_owner", false},
 		{"clusters page", cq, cargs, "clusters_by_owner", false},
 		{"shared backups", sq, sargs, "policy_grants_by_account", true},
-		{"count clusters", qCountClusters, []any{"a", "r"}, "clusters_by_owner", false},
+		{"backups of one cluster", clq, clargs, "backups_by_owner_cluster (account=? AND region=? AND cluster_id=?)", false},
+		{"backups of one cluster, ascending, after a cursor", clqa, clargsa, "backups_by_owner_cluster (account=? AND region=? AND cluster_id=? AND (created_at,id)>(?,?))", false},
+		{"backups of one source backup", srq, srargs, "backups_by_owner_source (account=? AND region=? AND source_backup_id=?)", false},
+		{"backups in one state, after a cursor", stq, stargs, "backups_by_owner_state (account=? AND region=? AND state=? AND (created_at,id)<(?,?))", false},
+		{"ready backups of one cluster (retention)", rq, rargs, "backups_by_owner_cluster (account=? AND region=? AND cluster_id=?)", false},
+		{"one backup by ID", iq, iargs, "sqlite_autoindex_backups_1 (id=?)", false},
+		{"tags of resources", tq, targs, "sqlite_autoindex_tags_1 (resource_id=?)", false},
+		{"hsms of clusters", hq, hargs, "hsms_by_cluster (cluster_id=?)", true},
+		{"delete tags", dq, dargs, "sqlite_autoindex_tags_1 (resource_id=? AND tag_key=?)", false},
+		{"count clusters", qCountClusters, []any{"a", "r", 50}, "COVERING INDEX clusters_live_by_owner (account=? AND region=?)", false},
 	} {
 		rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {

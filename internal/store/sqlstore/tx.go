@@ -14,6 +14,7 @@ type tx struct {
 	ctx      context.Context
 	tx       *sql.Tx
 	d        *dialect
+	stmts    statements // prepared at Open, keyed by portable text
 	readOnly bool
 }
 
@@ -33,6 +34,9 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	if t.readOnly {
 		return nil, errReadOnly
 	}
+	if st := t.stmts[query]; st != nil {
+		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+	}
 	return t.tx.ExecContext(t.ctx, t.d.rebind(query), args...)
 }
 
@@ -47,11 +51,17 @@ func (t *tx) execCount(query string, args ...any) (int64, error) {
 
 // queryRow runs a single-row SELECT.
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	if st := t.stmts[query]; st != nil {
+		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	}
 	return t.tx.QueryRowContext(t.ctx, t.d.rebind(query), args...)
 }
 
 // query runs a SELECT.
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmts[query]; st != nil {
+		return t.tx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
+	}
 	return t.tx.QueryContext(t.ctx, t.d.rebind(query), args...)
 }
 
@@ -77,6 +87,34 @@ func (t *tx) Setting(name string) (string, error) {
 		return "", notFound(err, "get setting %s", name)
 	}
 	return v, nil
+}
+
+// Settings returns the values of the named settings that are set, in one statement.
+func (t *tx) Settings(names ...string) (map[string]string, error) {
+	out := make(map[string]string, len(names))
+	if len(names) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	rows, err := t.query(settingsQuery(len(names)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("get settings %v: %w", names, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, fmt.Errorf("get settings %v: %w", names, err)
+		}
+		out[name] = value
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get settings %v: %w", names, err)
+	}
+	return out, nil
 }
 
 // PutSetting creates or replaces a named value.
@@ -325,9 +363,12 @@ func (t *tx) Clusters(q store.ClusterQuery) ([]store.Cluster, error) {
 	return out, nil
 }
 
-// CountClusters counts an account's clusters in a region that are not DELETED.
-func (t *tx) CountClusters(account, region string) (int, error) {
-	n, err := t.count(qCountClusters, account, region)
+// CountClusters counts an account's clusters in a region that are not DELETED, up to limit.
+func (t *tx) CountClusters(account, region string, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := t.count(qCountClusters, account, region, limit)
 	if err != nil {
 		return 0, fmt.Errorf("count clusters of %s in %s: %w", account, region, err)
 	}
@@ -339,7 +380,7 @@ func (t *tx) HSMs(clusterIDs ...string) ([]store.HSM, error) {
 	if len(clusterIDs) == 0 {
 		return nil, nil
 	}
-	text, args := hsmsQuery(clusterIDs)
+	text, args := hsmsQuery(t.d, clusterIDs)
 	rows, err := t.query(text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list hsms: %w", err)
@@ -450,7 +491,7 @@ func (t *tx) Tags(resourceIDs ...string) (map[string][]store.Tag, error) {
 	if len(resourceIDs) == 0 {
 		return out, nil
 	}
-	text, args := tagsQuery(resourceIDs)
+	text, args := tagsQuery(t.d, resourceIDs)
 	rows, err := t.query(text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)
@@ -491,7 +532,7 @@ func (t *tx) DeleteTags(resourceID string, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	text, args := deleteTagsQuery(resourceID, keys)
+	text, args := deleteTagsQuery(t.d, resourceID, keys)
 	if _, err := t.exec(text, args...); err != nil {
 		return fmt.Errorf("delete tags of %s: %w", resourceID, err)
 	}

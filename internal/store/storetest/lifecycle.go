@@ -203,7 +203,7 @@ func resetTests() []contractTest {
 				cs, err := tx.Clusters(store.ClusterQuery{Account: acctA, Region: region1})
 				noErr(t, "Clusters", err)
 				equal(t, "clusters", len(cs), 0)
-				n, err := tx.CountClusters(acctA, region1)
+				n, err := tx.CountClusters(acctA, region1, 50)
 				noErr(t, "CountClusters", err)
 				equal(t, "CountClusters", n, 0)
 				n, err = tx.CountSubnets(acctA, region1)

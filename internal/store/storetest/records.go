@@ -34,6 +34,28 @@ func settingTests() []contractTest {
 				return nil
 			})
 		}},
+		{"Settings returns the values of the named settings that are set, in one read", func(t *testing.T, s store.Store) {
+			update(t, s, func(tx store.Tx) error {
+				noErr(t, "PutSetting", tx.PutSetting("a", "1"))
+				noErr(t, "PutSetting", tx.PutSetting("b", "2"))
+				return nil
+			})
+			view(t, s, func(tx store.Tx) error {
+				got, err := tx.Settings("a", "b")
+				noErr(t, "Settings", err)
+				equal(t, "Settings(a, b)", got, map[string]string{"a": "1", "b": "2"})
+				got, err = tx.Settings("b", "unset", "a")
+				noErr(t, "Settings", err)
+				equal(t, "Settings(b, unset, a)", got, map[string]string{"a": "1", "b": "2"})
+				got, err = tx.Settings("unset", "nope")
+				noErr(t, "Settings", err)
+				equal(t, "Settings of unset names", got, map[string]string{})
+				got, err = tx.Settings()
+				noErr(t, "Settings", err)
+				equal(t, "Settings()", got, map[string]string{})
+				return nil
+			})
+		}},
 		{"InitSetting keeps the first value and returns the value in force", func(t *testing.T, s store.Store) {
 			update(t, s, func(tx store.Tx) error {
 				v, err := tx.InitSetting("key", "first")

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -85,7 +86,7 @@ func clusterTests() []contractTest {
 			update(t, s, func(tx store.Tx) error { return tx.DeleteCluster("cluster-none") })
 		}},
 		{"Clusters filters, ascending (CreatedAt, ID) order, After and Limit", clusterQueries},
-		{"CountClusters counts the clusters of an account and region that are not DELETED", func(t *testing.T, s store.Store) {
+		{"CountClusters counts the clusters of an account and region that are not DELETED, up to its limit", func(t *testing.T, s store.Store) {
 			update(t, s, func(tx store.Tx) error {
 				for i, st := range []string{"ACTIVE", "DELETED", "UNINITIALIZED", "DELETE_IN_PROGRESS", "DELETED"} {
 					c := newCluster(ids("cluster-a", 5)[i], at(i))
@@ -104,10 +105,18 @@ func clusterTests() []contractTest {
 					account, region string
 					want            int
 				}{{acctA, region1, 3}, {acctB, region1, 1}, {acctA, region2, 1}, {acctC, region1, 0}} {
-					n, err := tx.CountClusters(tc.account, tc.region)
+					n, err := tx.CountClusters(tc.account, tc.region, 50)
 					noErr(t, "CountClusters", err)
-					equal(t, "CountClusters("+tc.account+", "+tc.region+")", n, tc.want)
+					equal(t, "CountClusters("+tc.account+", "+tc.region+", 50)", n, tc.want)
 				}
+				for limit, want := range []int{0, 1, 2, 3, 3} {
+					n, err := tx.CountClusters(acctA, region1, limit)
+					noErr(t, "CountClusters", err)
+					equal(t, fmt.Sprintf("CountClusters(%s, %s, %d)", acctA, region1, limit), n, want)
+				}
+				n, err := tx.CountClusters(acctA, region1, -1)
+				noErr(t, "CountClusters", err)
+				equal(t, "CountClusters with a negative limit", n, 0)
 				return nil
 			})
 		}},
