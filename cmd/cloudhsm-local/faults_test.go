@@ -2,14 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
-	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
-	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
 )
 
 // TestFaultsSubcommand drives "cloudhsm-local faults" against a server: add by flags and by
@@ -17,28 +11,8 @@ import (
 // server's reason, malformed command lines exit 2.
 func TestFaultsSubcommand(t *testing.T) {
 	ctx := context.Background()
-	srv, err := server.New(ctx, server.Config{Store: "memory", Lifecycle: lifecycle.DefaultConfig(), Service: service.DefaultConfig()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	getenv := env(map[string]string{"CLOUDHSM_LOCAL_ENDPOINT": hs.URL})
-	ok := func(t *testing.T, args ...string) map[string]any {
-		t.Helper()
-		code, stdout, stderr := runCmd(ctx, getenv, args...)
-		if code != 0 {
-			t.Fatalf("%q: exit %d, stderr %q", args, code, stderr)
-		}
-		var out map[string]any
-		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
-			t.Fatalf("%q: stdout is not JSON: %q", args, stdout)
-		}
-		return out
-	}
+	getenv := startAdminServer(t, nil)
+	ok := func(t *testing.T, args ...string) map[string]any { return runJSON(t, ctx, getenv, args...) }
 
 	out := ok(t, "faults", "add", "--operation", "RestoreBackup", "--error", "CloudHsmInternalFailureException", "--count", "2")
 	if jsonString(out) != `{"rule":{"applied":0,"count":2,"error":"CloudHsmInternalFailureException","id":1,"operation":"RestoreBackup","remaining":2}}` {

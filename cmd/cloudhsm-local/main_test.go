@@ -37,6 +37,41 @@ func env(vars map[string]string) func(string) string {
 }
 
 // runCmd runs the command line and returns its exit status, stdout and stderr.
+// startAdminServer serves a fresh memory store on loopback (on clk, or the real clock if nil)
+// and returns an environment whose CLOUDHSM_LOCAL_ENDPOINT points the subcommands at it.
+func startAdminServer(t *testing.T, clk clock.Clock) func(string) string {
+	t.Helper()
+	srv, err := server.New(context.Background(), server.Config{
+		Store: "memory", Lifecycle: lifecycle.DefaultConfig(), Service: service.DefaultConfig(), Clock: clk,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	return env(map[string]string{"CLOUDHSM_LOCAL_ENDPOINT": hs.URL})
+}
+
+// runJSON runs a subcommand that must succeed and print one indented JSON object, and decodes it.
+func runJSON(t *testing.T, ctx context.Context, getenv func(string) string, args ...string) map[string]any {
+	t.Helper()
+	code, stdout, stderr := runCmd(ctx, getenv, args...)
+	if code != 0 {
+		t.Fatalf("%q: exit %d, stderr %q", args, code, stderr)
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("%q: stdout is not JSON: %q", args, stdout)
+	}
+	if !strings.HasPrefix(stdout, "{\n  \"") || !strings.HasSuffix(stdout, "}\n") {
+		t.Fatalf("%q: stdout is not indented JSON: %q", args, stdout)
+	}
+	return out
+}
+
 func runCmd(ctx context.Context, getenv func(string) string, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
 	code := run(ctx, args, getenv, &stdout, &stderr)
@@ -224,35 +259,10 @@ func TestCommandLine(t *testing.T) {
 // TestAdminSubcommands drives a real server, started in-process, with every admin subcommand.
 func TestAdminSubcommands(t *testing.T) {
 	ctx := context.Background()
-	srv, err := server.New(ctx, server.Config{
-		Store: "memory", Lifecycle: lifecycle.DefaultConfig(), Service: service.DefaultConfig(), Clock: clock.NewManual(start),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	getenv := env(map[string]string{"CLOUDHSM_LOCAL_ENDPOINT": hs.URL})
-
+	getenv := startAdminServer(t, clock.NewManual(start))
+	endpoint := getenv("CLOUDHSM_LOCAL_ENDPOINT")
 	// cmd runs a subcommand that must succeed and print one indented JSON object.
-	cmd := func(t *testing.T, args ...string) map[string]any {
-		t.Helper()
-		code, stdout, stderr := runCmd(ctx, getenv, args...)
-		if code != 0 {
-			t.Fatalf("%q: exit %d, stderr %q", args, code, stderr)
-		}
-		var out map[string]any
-		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
-			t.Fatalf("%q: stdout is not JSON: %q", args, stdout)
-		}
-		if !strings.HasPrefix(stdout, "{\n  \"") || !strings.HasSuffix(stdout, "}\n") {
-			t.Fatalf("%q: stdout is not indented JSON: %q", args, stdout)
-		}
-		return out
-	}
+	cmd := func(t *testing.T, args ...string) map[string]any { return runJSON(t, ctx, getenv, args...) }
 	rfc := func(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
 	t.Run("health", func(t *testing.T) {
@@ -263,7 +273,7 @@ func TestAdminSubcommands(t *testing.T) {
 		}
 	})
 	t.Run("health with --endpoint instead of the environment", func(t *testing.T) {
-		code, stdout, stderr := runCmd(ctx, env(nil), "health", "--endpoint", hs.URL+"/")
+		code, stdout, stderr := runCmd(ctx, env(nil), "health", "--endpoint", endpoint+"/")
 		if code != 0 || !strings.Contains(stdout, `"status": "ok"`) {
 			t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 		}
@@ -294,7 +304,7 @@ func TestAdminSubcommands(t *testing.T) {
 		}
 	})
 
-	clusterID := initializedCluster(t, hs.URL, later)
+	clusterID := initializedCluster(t, endpoint, later)
 	t.Run("activate", func(t *testing.T) {
 		out := cmd(t, "activate", clusterID)
 		cl, _ := out["Cluster"].(map[string]any)
