@@ -21,6 +21,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
 )
 
 // start is the wall time every test server starts at.
@@ -36,10 +37,11 @@ type env struct {
 
 // options tweak a test server.
 type options struct {
-	store     string // default "memory"
-	lifecycle func(*lifecycle.Config)
-	service   func(*service.Config)
-	realClock bool // run on the system clock instead (env.clock is then nil)
+	store      string // default "memory"
+	durability sqlstore.Durability
+	lifecycle  func(*lifecycle.Config)
+	service    func(*service.Config)
+	realClock  bool // run on the system clock instead (env.clock is then nil)
 }
 
 // newEnv starts a server on loopback with a memory store and a manual wall clock.
@@ -63,7 +65,7 @@ func newEnv(t *testing.T, opts ...func(*options)) *env {
 		wall, clk = clock.Real{}, nil
 	}
 	srv, err := server.New(context.Background(), server.Config{
-		Store: o.store, DefaultRegion: "us-east-1", Lifecycle: life, Service: svc, Clock: wall,
+		Store: o.store, Durability: o.durability, DefaultRegion: "us-east-1", Lifecycle: life, Service: svc, Clock: wall,
 	})
 	if err != nil {
 		t.Fatalf("start server: %v", err)

@@ -37,6 +37,9 @@ type Config struct {
 	// ("postgres://USER@HOST:PORT/DB?sslmode=disable", also "postgresql://"; the database must
 	// exist). Any number of servers may share one PostgreSQL database (or one SQLite file).
 	Store string
+	// Durability says what an acknowledged write survives; empty means
+	// sqlstore.DurabilityProcess. The memory store refuses sqlstore.DurabilityFsync.
+	Durability sqlstore.Durability
 	// DefaultRegion is used for requests without a SigV4 credential scope.
 	DefaultRegion string
 	// Lifecycle sets delays and windows.
@@ -88,7 +91,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := ids.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg.Store)
+	st, err := openStore(ctx, cfg.Store, cfg.Durability)
 	if err != nil {
 		return nil, err
 	}
@@ -107,11 +110,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 // openStore picks the backend named by a --store value. Every backend is sqlstore's; the
 // check here only gives an unknown value a message in terms of the flag.
-func openStore(ctx context.Context, dsn string) (store.Store, error) {
+func openStore(ctx context.Context, dsn string, durability sqlstore.Durability) (store.Store, error) {
+	if durability == "" {
+		durability = sqlstore.DurabilityProcess
+	}
 	switch {
 	case dsn == "memory" || strings.HasPrefix(dsn, "sqlite:") ||
 		strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
-		return sqlstore.Open(ctx, dsn)
+		return sqlstore.Open(ctx, dsn, sqlstore.WithDurability(durability))
 	}
 	return nil, fmt.Errorf("unsupported --store %q: use sqlite:PATH, memory or postgres://USER@HOST:PORT/DB", sqlstore.RedactDSN(dsn))
 }

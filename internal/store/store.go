@@ -67,14 +67,17 @@ type Tx interface {
 	Backup(id string) (Backup, error)
 	// InsertBackup adds a new backup with Version 1; ErrConflict if the ID exists.
 	InsertBackup(b Backup) error
-	// UpdateBackup replaces the backup whose ID and Version equal b's, and increments Version.
-	// ErrConflict if the stored Version differs, ErrNotFound if there is no such backup.
+	// UpdateBackup stores the fields a backup's life changes — State, NeverExpires, DeleteAt and
+	// DueAt — into the backup whose ID and Version equal b's, and increments Version; its other
+	// fields (owner, cluster, origin, creation) keep the values it was inserted with. ErrConflict
+	// if the stored Version differs, ErrNotFound if there is no such backup.
 	UpdateBackup(b Backup) error
 	// DeleteBackup removes a backup with its tags and resource policy (the tombstone purge);
 	// deleting a missing backup is not an error.
 	DeleteBackup(id string) error
 	// Backups lists backups matching q, ordered by (CreatedAt, ID) with IDs in byte order, descending unless
-	// q.Ascending, starting strictly after q.After, at most q.Limit of them (0 = no limit).
+	// q.Ascending, starting strictly after q.After, at most q.Limit of them (0 = no limit), with
+	// their Tags if q.WithTags.
 	Backups(q BackupQuery) ([]Backup, error)
 
 	// Cluster returns the cluster with this ID in any account or region, or ErrNotFound.
@@ -174,6 +177,9 @@ type Backup struct {
 	SourceClusterID     string
 	DueAt               time.Time // next lifecycle event; zero when none
 	Version             int64
+	// Tags are the backup's tags ordered by key, as Tx.Tags returns them; only Backups with
+	// BackupQuery.WithTags fills them (nil when there are none). Writes ignore them.
+	Tags []Tag
 }
 
 // BackupQuery selects backups. Empty lists and nil pointers do not filter; Account and Region
@@ -192,6 +198,8 @@ type BackupQuery struct {
 	Ascending       bool
 	After           *Cursor
 	Limit           int
+	// WithTags also loads each backup's Tags, in the same read.
+	WithTags bool
 }
 
 // Cursor is a position in a (CreatedAt, ID) ordering.

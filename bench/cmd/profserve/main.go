@@ -4,7 +4,8 @@
 // whole run written at exit. bench/run.sh --profile serves the stores with it instead of the
 // release binary, so each workload's CPU profile shows the server alone.
 //
-//	profserve [--addr 127.0.0.1:4580] [--store memory|sqlite:PATH] [--max-clusters N] [--cpuprofile FILE]
+//	profserve [--addr 127.0.0.1:4580] [--store memory|sqlite:PATH|postgres://...] [--durability process|fsync]
+//	          [--max-clusters N] [--cpuprofile FILE]
 //
 // It is a benchmarking aid, not a way to run the emulator: it has none of the serve
 // subcommand's other flags.
@@ -28,6 +29,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
 )
 
 func main() {
@@ -39,7 +41,8 @@ func main() {
 
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:4580", "address to listen on")
-	dsn := flag.String("store", "memory", "sqlite:PATH or memory")
+	dsn := flag.String("store", "memory", "sqlite:PATH, memory or postgres://...")
+	durability := flag.String("durability", string(sqlstore.DurabilityProcess), "process or fsync")
 	maxClusters := flag.Int("max-clusters", service.DefaultConfig().MaxClusters, "clusters per account and region")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
@@ -65,7 +68,7 @@ func run() error {
 	svcCfg := service.DefaultConfig()
 	svcCfg.MaxClusters = *maxClusters
 	srv, err := server.New(ctx, server.Config{
-		Store: *dsn, DefaultRegion: "us-east-1", Lifecycle: lifecycle.DefaultConfig(), Service: svcCfg,
+		Store: *dsn, Durability: sqlstore.Durability(*durability), DefaultRegion: "us-east-1", Lifecycle: lifecycle.DefaultConfig(), Service: svcCfg,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // The benchmark store is shaped like bench/run.sh's: one account holds 10,000 backups, the
-// oldest 100 of cluster A and the rest of cluster B.
+// oldest 100 of cluster A and the rest of cluster B; one backup in ten has two tags.
 const (
 	benchAccount = "111122223333"
 	benchRegion  = "us-east-1"
@@ -43,12 +43,18 @@ func benchmarkStore(b *testing.B) *sqlstore.Store {
 				if i < 100 {
 					cluster = benchA
 				}
+				id := benchBackupID(i)
 				if err := tx.InsertBackup(store.Backup{
-					ID: benchBackupID(i), Account: benchAccount, Region: benchRegion, ClusterID: cluster,
+					ID: id, Account: benchAccount, Region: benchRegion, ClusterID: cluster,
 					State: "READY", HsmType: "hsm2m.medium", Mode: "FIPS",
 					CreatedAt: t0.Add(time.Duration(i) * time.Second), Version: 1,
 				}); err != nil {
 					return err
+				}
+				if i%10 == 0 {
+					if err := tx.PutTags(id, []store.Tag{{Key: "team", Value: "crypto"}, {Key: "env", Value: "ci"}}); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -93,6 +99,11 @@ func BenchmarkBackupsPage(b *testing.B) {
 	benchView(b, store.BackupQuery{Account: benchAccount, Region: benchRegion, Limit: 51}, 51)
 }
 
+// The same page with its tags, as DescribeBackups asks for it (one backup in ten is tagged).
+func BenchmarkBackupsPageWithTags(b *testing.B) {
+	benchView(b, store.BackupQuery{Account: benchAccount, Region: benchRegion, Limit: 51, WithTags: true}, 51)
+}
+
 // One backup by ID: what every waiter polls.
 func BenchmarkBackupsByID(b *testing.B) {
 	benchView(b, store.BackupQuery{Account: benchAccount, Region: benchRegion, IDs: []string{benchBackupID(42)}, Limit: 51}, 1)
@@ -103,7 +114,22 @@ func BenchmarkBackupsByCluster(b *testing.B) {
 	benchView(b, store.BackupQuery{Account: benchAccount, Region: benchRegion, ClusterIDs: []string{benchA}, Limit: 51}, 51)
 }
 
-// The question every transaction of the service asks first.
+// The clock's two settings: the first statement of every transaction of the service.
+func BenchmarkSettings(b *testing.B) {
+	st := benchmarkStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := st.View(ctx, func(tx store.Tx) error {
+			_, err := tx.Settings("clock.offset_ms", "clock.floor_ms")
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The question every transaction of the service asks next.
 func BenchmarkNextEvent(b *testing.B) {
 	st := benchmarkStore(b)
 	ctx := context.Background()

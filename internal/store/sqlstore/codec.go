@@ -101,22 +101,60 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
-// scanBackup reads one row of backupColumns.
-func scanBackup(r scanner) (store.Backup, error) {
-	var b store.Backup
-	var created int64
-	var deleteAt, copiedAt, dueAt sql.NullInt64
-	err := r.Scan(&b.ID, &b.Account, &b.Region, &b.ClusterID, &b.State, &b.HsmType, &b.Mode,
-		&b.NeverExpires, &created, &deleteAt, &copiedAt, &b.SourceRegion, &b.SourceBackupID,
-		&b.SourceClusterID, &dueAt, &b.Version)
-	if err != nil {
+// backupRow receives rows of backupColumns, followed by a backupTags column when asked. Its
+// Scan destinations are made once and reused for every row of a query.
+type backupRow struct {
+	b                         store.Backup
+	created                   int64
+	deleteAt, copiedAt, dueAt sql.NullInt64
+	tags                      sql.NullString
+	dest                      []any
+}
+
+// newBackupRow returns a backupRow for rows with (withTags) or without the backupTags column.
+func newBackupRow(withTags bool) *backupRow {
+	r := &backupRow{}
+	r.dest = []any{&r.b.ID, &r.b.Account, &r.b.Region, &r.b.ClusterID, &r.b.State, &r.b.HsmType,
+		&r.b.Mode, &r.b.NeverExpires, &r.created, &r.deleteAt, &r.copiedAt, &r.b.SourceRegion,
+		&r.b.SourceBackupID, &r.b.SourceClusterID, &r.dueAt, &r.b.Version}
+	if withTags {
+		r.dest = append(r.dest, &r.tags)
+	}
+	return r
+}
+
+// scan reads the current row of s.
+func (r *backupRow) scan(s scanner) (store.Backup, error) {
+	if err := s.Scan(r.dest...); err != nil {
 		return store.Backup{}, err
 	}
-	b.CreatedAt = fromMs(created)
-	b.DeleteAt = fromNullMs(deleteAt)
-	b.CopiedAt = fromNullMs(copiedAt)
-	b.DueAt = fromNullMs(dueAt)
+	b := r.b
+	b.CreatedAt = fromMs(r.created)
+	b.DeleteAt = fromNullMs(r.deleteAt)
+	b.CopiedAt = fromNullMs(r.copiedAt)
+	b.DueAt = fromNullMs(r.dueAt)
+	var err error
+	if b.Tags, err = decodeTags(r.tags); err != nil {
+		return store.Backup{}, err
+	}
 	return b, nil
+}
+
+// decodeTags reads a dialect.backupTags column: a JSON array of [key, value] pairs, or NULL
+// for none.
+func decodeTags(s sql.NullString) ([]store.Tag, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	var pairs [][2]string
+	if err := json.Unmarshal([]byte(s.String), &pairs); err != nil {
+		return nil, fmt.Errorf("decode tags: %w", err)
+	}
+	tags := make([]store.Tag, len(pairs))
+	for i, p := range pairs {
+		tags[i] = store.Tag{Key: p[0], Value: p[1]}
+	}
+	return tags, nil
 }
 
 // backupArgs are the values of qUpdateBackup's SET list, in order (id and version excluded).

@@ -47,6 +47,9 @@ type dialect struct {
 	// makes that parameter from the values.
 	inList  func(col string) string
 	listArg func(values []string) any
+	// backupTags is a column of a SELECT FROM backups: the tags of the row's backup as a JSON
+	// array of [key, value] pairs ordered by key, NULL when it has none (decodeTags reads it).
+	backupTags string
 	// connLost reports whether a failed begin found its pooled connection dead (the server
 	// ended the session); the begin is then tried again on another connection, which is safe
 	// because nothing has run yet. nil means never.
@@ -59,6 +62,10 @@ var sqliteDialect = &dialect{
 	readTx:  &sql.TxOptions{ReadOnly: true},
 	inList:  func(col string) string { return col + " IN (SELECT value FROM json_each(?))" },
 	listArg: jsonList,
+	// json_group_array of no rows is '[]', not NULL: EXISTS skips the aggregate (and the '[]'
+	// each untagged row would cost to read) for the usual backup, which has no tags.
+	backupTags: `CASE WHEN EXISTS (SELECT 1 FROM tags WHERE resource_id = backups.id) THEN
+	(SELECT json_group_array(json_array(tag_key, tag_value) ORDER BY tag_key) FROM tags WHERE resource_id = backups.id) END`,
 }
 
 // jsonList encodes values as a JSON array of strings, for json_each.

@@ -71,6 +71,8 @@ var postgresDialect = &dialect{
 	connLost:  postgresConnLost,
 	inList:    func(col string) string { return col + " = ANY(?)" },
 	listArg:   func(values []string) any { return values }, // pgx sends a []string as text[]
+	backupTags: `(SELECT json_agg(json_build_array(tag_key, tag_value) ORDER BY tag_key)::text
+	FROM tags WHERE resource_id = backups.id)`,
 }
 
 // isPostgresDSN reports whether dsn names a PostgreSQL database.
@@ -80,8 +82,8 @@ func isPostgresDSN(dsn string) bool {
 
 // openPostgres connects to the database of a postgres:// or postgresql:// URL, checks that its
 // search_path names an existing schema, and migrates that schema.
-func openPostgres(ctx context.Context, dsn string) (*Store, error) {
-	cfg, conns, err := parsePostgresDSN(dsn)
+func openPostgres(ctx context.Context, dsn string, durability Durability) (*Store, error) {
+	cfg, conns, err := parsePostgresDSN(dsn, durability)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
@@ -113,10 +115,10 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // parsePostgresDSN parses a PostgreSQL URL with pgx, taking out pool_max_conns, and fills in
-// the defaults the DSN does not set: connect_timeout, idle_in_transaction_session_timeout and
-// application_name. Every other parameter is pgx's (sslmode, ...) or a server setting
-// (search_path, ...).
-func parsePostgresDSN(dsn string) (*pgx.ConnConfig, int, error) {
+// the defaults the DSN does not set: connect_timeout, idle_in_transaction_session_timeout,
+// application_name, and synchronous_commit from durability. Every other parameter is pgx's
+// (sslmode, ...) or a server setting (search_path, ...).
+func parsePostgresDSN(dsn string, durability Durability) (*pgx.ConnConfig, int, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return nil, 0, fmt.Errorf("parse DSN: %w", redactURLError(err))
@@ -146,6 +148,11 @@ func parsePostgresDSN(dsn string) (*pgx.ConnConfig, int, error) {
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "cloudhsm-local"
 	}
+	sync, err := durability.postgresSynchronousCommit(cfg.RuntimeParams["synchronous_commit"])
+	if err != nil {
+		return nil, 0, err
+	}
+	cfg.RuntimeParams["synchronous_commit"] = sync
 	return cfg, conns, nil
 }
 

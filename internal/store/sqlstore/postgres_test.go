@@ -92,12 +92,14 @@ func TestContractPostgres(t *testing.T) {
 	}
 }
 
-// Update begins with the schema's advisory lock: a second Update waits for it inside
-// PostgreSQL (not in the pool), then sees what the first committed; a View neither waits nor
-// sees uncommitted writes.
+// Update begins with the schema's advisory lock: an Update of a second store on the same schema
+// (another replica; one store queues its own Updates before they reach the database, see
+// groupcommit.go) waits for it inside PostgreSQL, then sees what the first committed; a View
+// neither waits nor sees uncommitted writes.
 func TestPostgresUpdatesQueueOnTheWriteLock(t *testing.T) {
 	srv := pgtest.Connect(t)
 	s, p := openPostgresT(t, srv)
+	replica := openT(t, p.DSN())
 	ctx := t.Context()
 
 	holding, release := make(chan struct{}), make(chan struct{})
@@ -124,7 +126,7 @@ func TestPostgresUpdatesQueueOnTheWriteLock(t *testing.T) {
 	second := make(chan result, 1)
 	go func() {
 		var seen string
-		err := s.Update(ctx, func(tx store.Tx) error {
+		err := replica.Update(ctx, func(tx store.Tx) error {
 			v, err := tx.Setting("n")
 			if err != nil {
 				return err
@@ -456,9 +458,9 @@ func TestPostgresQueryPlansUseIndexes(t *testing.T) {
 	srv := pgtest.Connect(t)
 	s, _ := openPostgresT(t, srv)
 	one := []string{"v"}
-	clq, clargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", ClusterIDs: one, Limit: 51})
-	rq, rargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", ClusterIDs: one, States: one})
-	stq, stargs := backupsQuery(store.BackupQuery{Account: "a", Region: "r", States: one, Limit: 51})
+	clq, clargs := backupsQuery(postgresDialect, store.BackupQuery{Account: "a", Region: "r", ClusterIDs: one, Limit: 51, WithTags: true})
+	rq, rargs := backupsQuery(postgresDialect, store.BackupQuery{Account: "a", Region: "r", ClusterIDs: one, States: one})
+	stq, stargs := backupsQuery(postgresDialect, store.BackupQuery{Account: "a", Region: "r", States: one, Limit: 51, WithTags: true})
 	for _, tc := range []struct {
 		name, query string
 		args        []any

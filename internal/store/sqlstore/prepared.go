@@ -77,20 +77,21 @@ func preparedTexts(d *dialect) []string {
 	text, _ = deleteTagsQuery(d, "", nil)
 	texts = append(texts, text)
 	one := []string{""}
-	// Pages of backups: unfiltered or filtered by one value of one list, both orders, with and
-	// without a cursor, always limited (DescribeBackups) — plus the retention query.
+	// Pages of backups with their tags: unfiltered or filtered by one value of one list, both
+	// orders, with and without a cursor, always limited (DescribeBackups) — plus the retention
+	// query.
 	after := &store.Cursor{}
 	for _, f := range []store.BackupQuery{{}, {IDs: one}, {ClusterIDs: one}, {States: one}, {SourceBackupIDs: one}} {
 		for _, asc := range []bool{false, true} {
 			for _, cur := range []*store.Cursor{nil, after} {
 				q := f
-				q.Ascending, q.After, q.Limit = asc, cur, 1
-				text, _ = backupsQuery(q)
+				q.Ascending, q.After, q.Limit, q.WithTags = asc, cur, 1, true
+				text, _ = backupsQuery(d, q)
 				texts = append(texts, text)
 			}
 		}
 	}
-	text, _ = backupsQuery(store.BackupQuery{ClusterIDs: one, States: one})
+	text, _ = backupsQuery(d, store.BackupQuery{ClusterIDs: one, States: one})
 	texts = append(texts, text)
 	// Pages of clusters: unfiltered or by one ID, with and without a cursor and a limit.
 	for _, f := range []store.ClusterQuery{{}, {IDs: one}} {

@@ -9,17 +9,23 @@
 // A file database ("sqlite:PATH") is opened with two connection pools: a writer with exactly
 // one connection, whose transactions begin IMMEDIATE so that Update transactions are
 // serializable (also across processes sharing the file), and a pool of query_only readers
-// for View, which in WAL mode read a consistent snapshot without blocking the writer. An
-// in-memory database ("memory") has a single connection used for both.
+// for View, which in WAL mode read a consistent snapshot without blocking the writer. A
+// throwaway database ("memory") has a single connection used for both, on a temporary file that
+// is unlinked as soon as it is open (memory.go).
 //
 // A PostgreSQL database ("postgres://..." or "postgresql://...") is one pool shared by Update
 // and View, and may be shared by any number of server processes: Updates take one advisory
 // lock per schema under READ COMMITTED, Views read a REPEATABLE READ snapshot (postgres.go
 // explains why this is serializable without a leader).
 //
+// Updates that arrive while another runs share the next transaction and its commit, each under
+// its own savepoint (groupcommit.go); the durability (durability.go) decides whether a commit
+// waits for the disk.
+//
 // The schema is created and upgraded at Open by an ordered list of migrations recorded in the
-// schema_migrations table; then the statements are prepared once per pool (prepared.go). Times are stored as unix milliseconds in UTC. The package never
-// panics on a database failure: every failure comes back as a wrapped error.
+// schema_migrations table; then the statements are prepared once per pool (prepared.go). Times
+// are stored as unix milliseconds in UTC. The package never panics on a database failure: every
+// failure comes back as a wrapped error.
 package sqlstore
 
 import (
@@ -58,6 +64,8 @@ type Store struct {
 	// writeStmts and readStmts are the statements prepared on writer and reader at Open, keyed
 	// by their portable text (see prepared.go); the same map when the pools are one.
 	writeStmts, readStmts statements
+	// group queues concurrent Updates into shared transactions (groupcommit.go).
+	group group
 }
 
 var _ store.Store = (*Store)(nil)
@@ -65,19 +73,29 @@ var _ store.Store = (*Store)(nil)
 // Open opens the store named by dsn and brings its schema up to date:
 //
 //   - "sqlite:PATH": a SQLite database file, created if missing (its directory must exist);
-//   - "memory": a fresh private in-memory SQLite database, lost on Close;
+//   - "memory": a fresh private SQLite database on an unlinked temporary file, lost on Close;
 //   - "postgres://USER@HOST:PORT/DB?PARAMS" (or "postgresql://"): a PostgreSQL database that
 //     must exist; the store lives in the first existing schema of its search_path (a server
 //     setting that may be given in PARAMS, like any other). PARAMS may also set pool_max_conns
 //     (default 16) and pgx's own parameters (sslmode, connect_timeout, ...).
-func Open(ctx context.Context, dsn string) (*Store, error) {
+//
+// opts set the durability (WithDurability); the memory store refuses DurabilityFsync, since it
+// keeps nothing.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o, err := openOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	switch {
 	case dsn == "memory":
+		if o.durability != DurabilityProcess {
+			return nil, fmt.Errorf("open memory store: durability %s needs a store on disk (sqlite:PATH or postgres://...); the memory store keeps nothing", o.durability)
+		}
 		return openMemory(ctx)
 	case strings.HasPrefix(dsn, "sqlite:") && len(dsn) > len("sqlite:"):
-		return openFile(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+		return openFile(ctx, strings.TrimPrefix(dsn, "sqlite:"), o.durability)
 	case isPostgresDSN(dsn):
-		return openPostgres(ctx, dsn)
+		return openPostgres(ctx, dsn, o.durability)
 	default:
 		return nil, fmt.Errorf("unsupported store %q: use sqlite:PATH, memory or postgres://USER@HOST:PORT/DB", RedactDSN(dsn))
 	}
@@ -96,33 +114,13 @@ func RedactDSN(dsn string) string {
 	return dsn
 }
 
-// openMemory opens a private in-memory database on one connection that is never recycled
-// (closing it would lose the data).
-func openMemory(ctx context.Context) (*Store, error) {
-	db, err := sql.Open(sqliteDialect.name, ":memory:")
-	if err != nil {
-		return nil, fmt.Errorf("open memory store: %w", err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, db, sqliteDialect); err != nil {
-		return nil, errors.Join(fmt.Errorf("open memory store: %w", err), db.Close())
-	}
-	stmts, err := prepareStatements(ctx, db, sqliteDialect, false)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open memory store: %w", err), db.Close())
-	}
-	return &Store{kind: "memory", d: sqliteDialect, writer: db, reader: db, writeStmts: stmts, readStmts: stmts}, nil
-}
-
-// openFile opens the writer, migrates, then opens the readers.
-func openFile(ctx context.Context, path string) (*Store, error) {
+// openFile opens the writer, migrates, then opens the readers. The writer syncs as durability
+// says; readers never write.
+func openFile(ctx context.Context, path string, durability Durability) (*Store, error) {
 	writer, err := openPool(ctx, sqliteURI(path, url.Values{
 		"_busy_timeout": {fmt.Sprint(busyTimeoutMs)},
 		"_journal_mode": {"WAL"},
-		"_synchronous":  {"NORMAL"},
+		"_synchronous":  {durability.sqliteSynchronous()},
 		"_txlock":       {"immediate"},
 	}), 1)
 	if err != nil {
@@ -170,7 +168,7 @@ func sqliteURI(path string, params url.Values) string {
 	return "file:" + escaped + "?" + params.Encode()
 }
 
-// Kind returns "sqlite" for a file database, "memory" for an in-memory one and "postgres".
+// Kind returns "sqlite" for a file database, "memory" for a throwaway one and "postgres".
 func (s *Store) Kind() string { return s.kind }
 
 // Close closes the prepared statements and the connection pools. The Store must not be used
@@ -200,14 +198,17 @@ func (s *Store) begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions) (*sq
 	}
 }
 
-// Update runs fn in one serializable read-write transaction and commits it if fn returns nil.
-// If fn fails, the transaction is rolled back and fn's error is returned unchanged. Backend
-// failures are wrapped. fn may run again if the dialect reports a serialization failure.
+// Update runs fn in a serializable read-write transaction and returns once what fn wrote is
+// committed. If fn fails (or panics), what it wrote is rolled back and its error is returned
+// unchanged (or its panic raised again). Backend failures are wrapped. Updates that arrive while
+// another runs share one transaction and one commit (groupcommit.go). fn may run again if the
+// dialect reports a serialization failure.
 //
-// In memory mode the store has one connection: fn must not call View or Update itself.
+// fn must not call View or Update itself: the memory store has one connection, and every store
+// runs the functions of concurrent Updates one at a time.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.run(ctx, s.writer, s.d.writeTx, false, fn)
+		err := s.update(ctx, fn)
 		if err == nil || s.d.retryable == nil || attempt >= maxAttempts || !s.d.retryable(err) {
 			return err
 		}

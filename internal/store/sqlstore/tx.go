@@ -195,7 +195,7 @@ func eventBefore(a, b store.Event) bool {
 
 // Backup returns a backup by ID, or ErrNotFound.
 func (t *tx) Backup(id string) (store.Backup, error) {
-	b, err := scanBackup(t.queryRow(qBackup, id))
+	b, err := newBackupRow(false).scan(t.queryRow(qBackup, id))
 	if err != nil {
 		return store.Backup{}, notFound(err, "get backup %s", id)
 	}
@@ -222,7 +222,7 @@ func (t *tx) UpdateBackup(b store.Backup) error {
 	if err := t.writable("update backup " + b.ID); err != nil {
 		return err
 	}
-	n, err := t.execCount(qUpdateBackup, append(backupArgs(b), b.ID, b.Version)...)
+	n, err := t.execCount(qUpdateBackup, b.State, b.NeverExpires, msOrNull(b.DeleteAt), msOrNull(b.DueAt), b.ID, b.Version)
 	if err != nil {
 		return fmt.Errorf("update backup %s: %w", b.ID, err)
 	}
@@ -258,17 +258,19 @@ func (t *tx) DeleteBackup(id string) error {
 	return nil
 }
 
-// Backups lists backups matching q in (CreatedAt, ID) order.
+// Backups lists backups matching q in (CreatedAt, ID) order, with their tags if q.WithTags
+// (one statement either way).
 func (t *tx) Backups(q store.BackupQuery) ([]store.Backup, error) {
-	text, args := backupsQuery(q)
+	text, args := backupsQuery(t.d, q)
 	rows, err := t.query(text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list backups: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Backup
+	row := newBackupRow(q.WithTags)
+	out := make([]store.Backup, 0, rowsExpected(q))
 	for rows.Next() {
-		b, err := scanBackup(rows)
+		b, err := row.scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list backups: %w", err)
 		}
@@ -278,6 +280,16 @@ func (t *tx) Backups(q store.BackupQuery) ([]store.Backup, error) {
 		return nil, fmt.Errorf("list backups: %w", err)
 	}
 	return out, nil
+}
+
+// rowsExpected is how many rows Backups makes room for at once: q.Limit, at most a page of
+// the service (51), and at most one per ID when q selects IDs.
+func rowsExpected(q store.BackupQuery) int {
+	n := min(max(q.Limit, 0), 51)
+	if len(q.IDs) > 0 {
+		n = min(n, len(q.IDs))
+	}
+	return n
 }
 
 // Cluster returns a cluster by ID, or ErrNotFound.

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -236,20 +235,20 @@ func concurrencyTests() []contractTest {
 	}
 }
 
-// counterRace has 8 goroutines increment a counter kept in a backup's Mode, 25 times each,
+// counterRace has 8 goroutines increment a counter kept in a backup's DueAt (minutes after
+// at(0)), 25 times each,
 // retrying on ErrConflict. With run set, each increment reads and writes in one transaction
 // run(inc); without, it reads in a View and writes with the Version read in a separate Update.
 func counterRace(t *testing.T, s store.Store, run func(inc func(tx store.Tx) error) error) {
 	const workers, increments = 8, 25
 	const id = "backup-counter"
 	b := newBackup(id, at(0))
-	b.Mode = "0"
+	b.DueAt = at(0)
 	update(t, s, func(tx store.Tx) error { return tx.InsertBackup(b) })
 
 	increment := func(cur store.Backup) (store.Backup, error) {
-		n, err := strconv.Atoi(cur.Mode)
-		cur.Mode = strconv.Itoa(n + 1)
-		return cur, err
+		cur.DueAt = cur.DueAt.Add(time.Minute)
+		return cur, nil
 	}
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -296,7 +295,7 @@ func counterRace(t *testing.T, s store.Store, run func(inc func(tx store.Tx) err
 	view(t, s, func(tx store.Tx) error {
 		got, err := tx.Backup(id)
 		noErr(t, "Backup", err)
-		equal(t, "count", got.Mode, strconv.Itoa(workers*increments))
+		equal(t, "count", got.DueAt, at(workers*increments))
 		equal(t, "version", got.Version, int64(1+workers*increments))
 		return nil
 	})

@@ -13,6 +13,7 @@ func backupQueryTests() []contractTest {
 	return []contractTest{
 		{"Backups filters: empty lists and nil pointers do not filter, values OR, fields AND", backupFilters},
 		{"Backups SharedWith selects other accounts' backups in Region that a policy lets the account describe", backupsSharedWith},
+		{"Backups WithTags loads each backup's tags as Tags returns them, nil when it has none", backupsWithTags},
 		{"Backups are ordered by (CreatedAt, ID) descending unless Ascending", backupOrder},
 		{"Backups start strictly after q.After and return at most q.Limit (0 = no limit)", backupAfterLimit},
 		{"Backups keyset pagination visits every row exactly once while rows change between pages", backupPagination},
@@ -106,6 +107,44 @@ func backupFilters(t *testing.T, s store.Store) {
 			equal(t, "backups", got, fixture[:6])
 			return nil
 		})
+	})
+}
+
+func backupsWithTags(t *testing.T, s store.Store) {
+	fixture := filterFixture()
+	tags := map[string][]store.Tag{
+		// Byte order ("B" < "a" < "é"), and values that need escaping in JSON.
+		"backup-01": {{Key: "b", Value: "2"}, {Key: "é", Value: `"quoted" \ [x]`}, {Key: "B", Value: "1"}, {Key: "a", Value: ""}},
+		"backup-04": {{Key: "k", Value: "v"}},
+		"backup-07": {{Key: "other", Value: "account"}},
+	}
+	update(t, s, func(tx store.Tx) error {
+		for _, b := range fixture {
+			noErr(t, "InsertBackup "+b.ID, tx.InsertBackup(b))
+		}
+		for id, ts := range tags {
+			noErr(t, "PutTags "+id, tx.PutTags(id, ts))
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		byID, err := tx.Tags(backupIDs(fixture)...)
+		noErr(t, "Tags", err)
+		want := slices.Clone(fixture[:6])
+		for i := range want {
+			want[i].Tags = byID[want[i].ID]
+		}
+		equal(t, "tags of backup-01", want[0].Tags, []store.Tag{{Key: "B", Value: "1"}, {Key: "a", Value: ""}, {Key: "b", Value: "2"}, {Key: "é", Value: `"quoted" \ [x]`}})
+		got, err := tx.Backups(store.BackupQuery{Account: acctA, Region: region1, Ascending: true, WithTags: true})
+		noErr(t, "Backups WithTags", err)
+		equal(t, "backups with tags", got, want)
+		got, err = tx.Backups(store.BackupQuery{Account: acctA, Region: region1, ClusterIDs: []string{"cluster-2"}, Limit: 1, WithTags: true})
+		noErr(t, "Backups WithTags, filtered and limited", err)
+		equal(t, "backups with tags, filtered and limited", got, want[3:4])
+		got, err = tx.Backups(store.BackupQuery{Account: acctA, Region: region1, Ascending: true})
+		noErr(t, "Backups", err)
+		equal(t, "backups without WithTags", got, fixture[:6])
+		return nil
 	})
 }
 

@@ -193,14 +193,15 @@ func backupTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateBackup replaces the backup and increments Version", func(t *testing.T, s store.Store) {
+		{"UpdateBackup stores State, NeverExpires, DeleteAt and DueAt, keeps the other fields, and increments Version", func(t *testing.T, s store.Store) {
 			b := newBackup("backup-upd", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertBackup(b) })
-			changed := fullBackup()
+			changed := fullBackup() // every field differs from b's
 			changed.ID = b.ID
 			changed.Version = 1
 			update(t, s, func(tx store.Tx) error { return tx.UpdateBackup(changed) })
-			want := changed
+			want := b
+			want.State, want.NeverExpires, want.DeleteAt, want.DueAt = changed.State, changed.NeverExpires, changed.DeleteAt, changed.DueAt
 			want.Version = 2
 			view(t, s, func(tx store.Tx) error {
 				got, err := tx.Backup(b.ID)

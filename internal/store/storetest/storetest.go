@@ -112,6 +112,7 @@ func newBackup(id string, created time.Time) store.Backup {
 		SourceClusterID: "",
 		DueAt:           time.Time{},
 		Version:         1,
+		Tags:            nil, // only Backups fills them, with WithTags
 	}
 }
 

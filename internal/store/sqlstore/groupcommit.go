@@ -1,0 +1,186 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+)
+
+// Group commit.
+//
+// Update transactions run one at a time whatever the database (SQLite has one writer;
+// PostgreSQL Updates share an advisory lock), so each pays for a BEGIN, a COMMIT and, with
+// DurabilityFsync, the fsync of that commit, one after another. The store shares that cost
+// between the Updates that arrive while another runs: they queue, and the next transaction runs
+// all of them in arrival order, each under its own savepoint, and commits once. A function that
+// fails (or panics) is rolled back to its savepoint alone and the others go on, so each Update
+// keeps nothing or everything, as the store.Store contract says. Every caller is answered only
+// after the commit that holds its writes: "acknowledged" still means "committed".
+//
+// There is no committer goroutine. The first caller to find the store idle leads: it runs the
+// batch that starts with its own function and, when that batch is over, hands the lead to the
+// oldest caller still waiting. With no contention an Update therefore runs on its caller's
+// goroutine as a plain transaction of its own, without savepoints; under load the batches grow
+// by themselves to the number of callers that queued during the previous one (at most
+// maxBatch), with no timer: a leader only yields the processor once before it takes its batch.
+
+// maxBatch bounds how many Updates one transaction holds, so that a long queue does not keep
+// the write lock (and the first caller of the batch) waiting for long.
+const maxBatch = 64
+
+// savepoint statements around each function of a batch (the same on SQLite and PostgreSQL).
+const (
+	sqlSavepoint  = "SAVEPOINT update_fn"
+	sqlRelease    = "RELEASE SAVEPOINT update_fn"
+	sqlRollbackTo = "ROLLBACK TO SAVEPOINT update_fn"
+)
+
+// group is the queue of a Store's Updates.
+type group struct {
+	mu      sync.Mutex
+	queue   []*call // waiting or running, in arrival order; the leader's batch is its head
+	leading bool    // a caller is running a batch
+	batches uint64  // transactions run so far, for tests
+}
+
+// call is one Update waiting for, or running in, a batch.
+type call struct {
+	ctx context.Context
+	fn  func(store.Tx) error
+	// lead receives true when the caller must lead the next batch and false when its answer
+	// (err, panicked, panicValue) is ready. Each call receives at most one value.
+	lead       chan bool
+	err        error
+	panicked   bool
+	panicValue any
+}
+
+// update runs fn in the next batch and returns its outcome; if fn panicked, the panic is
+// raised again here, on the caller's goroutine.
+func (s *Store) update(ctx context.Context, fn func(store.Tx) error) error {
+	c := &call{ctx: ctx, fn: fn, lead: make(chan bool, 1)}
+	s.group.mu.Lock()
+	s.group.queue = append(s.group.queue, c)
+	leads := !s.group.leading
+	s.group.leading = true
+	s.group.mu.Unlock()
+	if leads || <-c.lead {
+		s.leadBatch()
+	}
+	if c.panicked {
+		panic(c.panicValue)
+	}
+	return c.err
+}
+
+// leadBatch runs the batch at the head of the queue, answers its callers, and passes the lead
+// to the next caller in line (or leaves the store idle).
+func (s *Store) leadBatch() {
+	// Let the goroutines that are about to call Update (requests being decoded) queue first:
+	// bigger batches, fewer commits. Without contention this returns at once.
+	runtime.Gosched()
+	s.group.mu.Lock()
+	batch := s.group.queue[:min(len(s.group.queue), maxBatch)]
+	s.group.batches++
+	s.group.mu.Unlock()
+
+	defer func() {
+		s.group.mu.Lock()
+		s.group.queue = s.group.queue[len(batch):]
+		if len(s.group.queue) == 0 {
+			s.group.queue = nil // let the backing array go
+			s.group.leading = false
+		} else {
+			s.group.queue[0].lead <- true
+		}
+		s.group.mu.Unlock()
+		for _, c := range batch[1:] { // the head is the leader itself
+			c.lead <- false
+		}
+	}()
+	if len(batch) == 1 {
+		c := batch[0]
+		c.catch(func() error { return s.run(c.ctx, s.writer, s.d.writeTx, false, c.fn) })
+		return
+	}
+	s.runBatch(batch)
+}
+
+// catch runs f and records its error, or the value it panicked with.
+func (c *call) catch(f func() error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.panicked, c.panicValue = true, v
+		}
+	}()
+	c.err = f()
+}
+
+// runBatch runs the functions of several calls in one transaction, each under a savepoint,
+// and commits once. A caller whose context is done before its turn is answered with the
+// context's error and its function never runs; a function that has started runs to its end
+// (the transaction, shared with the others, is not bound to any one caller's context).
+func (s *Store) runBatch(batch []*call) {
+	ctx := context.WithoutCancel(batch[0].ctx)
+	sqlTx, err := s.begin(ctx, s.writer, s.d.writeTx)
+	if err != nil {
+		failAll(batch, fmt.Errorf("%s store: begin update: %w", s.kind, err))
+		return
+	}
+	if s.d.writeLock != "" {
+		if _, err := sqlTx.ExecContext(ctx, s.d.writeLock); err != nil {
+			_ = sqlTx.Rollback()
+			failAll(batch, fmt.Errorf("%s store: take the write lock: %w", s.kind, err))
+			return
+		}
+	}
+	var done []*call // functions that returned nil, answered after the commit
+	for i, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.err = fmt.Errorf("%s store: update not started: %w", s.kind, err)
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, sqlSavepoint); err != nil {
+			_ = sqlTx.Rollback()
+			failAll(append(done, batch[i:]...), fmt.Errorf("%s store: begin update (savepoint): %w", s.kind, err))
+			return
+		}
+		t := &tx{ctx: context.WithoutCancel(c.ctx), tx: sqlTx, d: s.d, stmts: s.writeStmts}
+		c.catch(func() error { return c.fn(t) })
+		end := sqlRelease
+		if c.err != nil || c.panicked {
+			end = sqlRollbackTo
+		}
+		_, err := sqlTx.ExecContext(ctx, end)
+		if err == nil && end == sqlRollbackTo {
+			_, err = sqlTx.ExecContext(ctx, sqlRelease)
+		}
+		if err != nil {
+			// The transaction is gone (SQLite rolls it back by itself after some failures,
+			// such as a full disk): nothing of the batch is kept.
+			_ = sqlTx.Rollback()
+			failed := fmt.Errorf("%s store: update rolled back with its batch: %w", s.kind, err)
+			if end == sqlRelease {
+				c.err = failed
+			}
+			failAll(append(done, batch[i+1:]...), failed)
+			return
+		}
+		if end == sqlRelease {
+			done = append(done, c)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		failAll(done, fmt.Errorf("%s store: commit update: %w", s.kind, err))
+	}
+}
+
+// failAll answers every call with err.
+func failAll(calls []*call, err error) {
+	for _, c := range calls {
+		c.err = err
+	}
+}
