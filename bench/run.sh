@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # bench/run.sh — the benchmark suite of BENCHMARKS.md, in one command:
 #
-#   bench/run.sh                      # full run (~5 min): table printed, results in bench/results/
-#   bench/run.sh -d 2s -large 20000 -huge 0     # a quicker run; any bench/cmd/benchrun flag works
+#   bench/run.sh                      # full run (~10 min): table printed, results in bench/results/
+#   bench/run.sh -d 2s -huge 0        # a quicker run (no phase 4); any bench/cmd/benchrun flag works
 #   bench/run.sh -profile bench/results/profiles  # serve the stores with profserve, save CPU profiles
 #
 # It builds cloudhsm-local and the harness into bench/bin, then bench/cmd/benchrun starts the
-# ceiling, cloudhsm-local (memory, SQLite file, PostgreSQL when supported) and moto's server on
-# loopback, drives every workload against each, and writes bench/results/latest.json and
+# ceiling, cloudhsm-local (memory, SQLite file, PostgreSQL when supported; the last two also with
+# --durability fsync, for delete-restore) and moto's server on loopback, grows every store to
+# -huge backups (1,000,000; memory through the admin API's bulk take-backup, 1,000 per request),
+# drives every workload against each, and writes bench/results/latest.json and
 # latest.md. Every server it starts is stopped when it ends, however it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."

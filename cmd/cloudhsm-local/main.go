@@ -5,7 +5,7 @@
 //	cloudhsm-local health                  show the server's health
 //	cloudhsm-local clock [advance D | set T] show or move the virtual clock
 //	cloudhsm-local activate CLUSTER_ID     activate an INITIALIZED cluster
-//	cloudhsm-local take-backup CLUSTER_ID  back up an ACTIVE cluster now
+//	cloudhsm-local take-backup CLUSTER_ID [--count N]  back up an ACTIVE cluster now (N times)
 //	cloudhsm-local reset                   empty the store
 //	cloudhsm-local faults [list | clear | add --operation OP ...]  fault injection
 //
@@ -52,6 +52,8 @@ const usage = `usage:
   cloudhsm-local clock set RFC3339_TIME     move it forward to a time
   cloudhsm-local activate CLUSTER_ID        activate an INITIALIZED cluster
   cloudhsm-local take-backup CLUSTER_ID     back up an ACTIVE cluster now
+  cloudhsm-local take-backup CLUSTER_ID --count N
+                                            N backups (1 to 10000) in one transaction, 1 ms apart
   cloudhsm-local reset                      empty the store
   cloudhsm-local faults [list | clear]      list or remove the fault-injection rules
   cloudhsm-local faults add --operation OP [--error NAME] [--latency D] [--probability P | --count N]
@@ -133,13 +135,13 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 
 // serveFlags are the server's settings.
 type serveFlags struct {
-	addr, store, region, topology, logLevel string
-	delay                                   time.Duration
-	delays                                  string
-	pendingDeletion, tombstone              time.Duration
-	autoActivate                            bool
-	maxClusters, maxHSMs                    int
-	auth, credentials, adminToken           string
+	addr, store, durability, region, topology, logLevel string
+	delay                                               time.Duration
+	delays                                              string
+	pendingDeletion, tombstone                          time.Duration
+	autoActivate                                        bool
+	maxClusters, maxHSMs                                int
+	auth, credentials, adminToken                       string
 }
 
 // serveConfig is what the serve flags and their environment twins decide.
@@ -158,6 +160,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	life, svcDefaults := lifecycle.DefaultConfig(), service.DefaultConfig()
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:4580", "address to listen on")
 	fs.StringVar(&f.store, "store", "sqlite:cloudhsm-local.db", "where state lives: sqlite:PATH, memory, or postgres://USER@HOST:PORT/DB?sslmode=disable")
+	fs.StringVar(&f.durability, "durability", string(sqlstore.DurabilityProcess), "process (acknowledged writes survive a crash of this process) or fsync (they are on disk before the answer; concurrent writes share a commit)")
 	fs.StringVar(&f.region, "region", "us-east-1", "region of requests that carry no SigV4 credential scope")
 	fs.StringVar(&f.topology, "topology", "", "subnet topology file (JSON: {\"subnets\":{\"subnet-…\":{\"vpc\":…,\"az\":…}}})")
 	fs.DurationVar(&f.delay, "delay", 0, "how long every *_IN_PROGRESS state lasts")
@@ -204,13 +207,17 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 			return serveConfig{}, usageError{err}
 		}
 	}
+	durability, err := sqlstore.ParseDurability(f.durability)
+	if err != nil {
+		return serveConfig{}, usagef("--durability: %w", err)
+	}
 	verifier, err := parseAuth(f.auth, f.credentials, f.adminToken)
 	if err != nil {
 		return serveConfig{}, err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return serveConfig{addr: f.addr, credentials: f.credentials, server: server.Config{
-		Store: f.store, DefaultRegion: f.region, Lifecycle: life, Service: svcCfg, Logger: logger,
+		Store: f.store, Durability: durability, DefaultRegion: f.region, Lifecycle: life, Service: svcCfg, Logger: logger,
 		Verifier: verifier, AdminToken: f.adminToken,
 	}}, nil
 }
@@ -221,6 +228,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	tuneGC(getenv) // gc.go
 	srv, err := server.New(ctx, cfg.server)
 	if err != nil {
 		return err
@@ -318,10 +326,7 @@ func adminRequest(cmd string, args []string) (method, path string, body any, err
 		}
 		return http.MethodPost, "clusters/" + url.PathEscape(args[0]) + "/activate", nil, nil
 	case "take-backup":
-		if err := want(1, "a cluster ID"); err != nil {
-			return "", "", nil, err
-		}
-		return http.MethodPost, "clusters/" + url.PathEscape(args[0]) + "/backups", nil, nil
+		return takeBackupRequest(args) // takebackup.go
 	case "faults":
 		return faultsRequest(args) // faults.go
 	}

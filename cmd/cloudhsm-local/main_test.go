@@ -16,16 +16,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudhsm-local/cloudhsm-local/internal/customerca"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/customerca"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
 )
 
 // start is the wall time of in-process test servers.
@@ -85,7 +85,7 @@ func TestParseServe(t *testing.T) {
 	}
 	defaults := func() serveConfig {
 		return serveConfig{addr: "127.0.0.1:4580", server: server.Config{
-			Store: "sqlite:cloudhsm-local.db", DefaultRegion: "us-east-1",
+			Store: "sqlite:cloudhsm-local.db", Durability: sqlstore.DurabilityProcess, DefaultRegion: "us-east-1",
 			Lifecycle: func() lifecycle.Config {
 				l := lifecycle.DefaultConfig()
 				l.Delays = map[lifecycle.Transition]time.Duration{}
@@ -96,7 +96,8 @@ func TestParseServe(t *testing.T) {
 	}
 	custom := func() serveConfig {
 		c := defaults()
-		c.addr, c.server.Store, c.server.DefaultRegion = "127.0.0.1:0", "memory", "eu-west-1"
+		c.addr, c.server.Store, c.server.DefaultRegion = "127.0.0.1:0", "sqlite:/tmp/x.db", "eu-west-1"
+		c.server.Durability = sqlstore.DurabilityFsync
 		c.server.Lifecycle.DefaultDelay = 2 * time.Second
 		c.server.Lifecycle.Delays = map[lifecycle.Transition]time.Duration{lifecycle.BackupCreate: 5 * time.Second, lifecycle.HSMCreate: time.Minute}
 		c.server.Lifecycle.PendingDeletion, c.server.Lifecycle.Tombstone, c.server.Lifecycle.AutoActivate = 48*time.Hour, time.Hour, true
@@ -112,12 +113,12 @@ func TestParseServe(t *testing.T) {
 	}{
 		{"defaults", nil, nil, defaults(), false},
 		{"flags", []string{
-			"--addr", "127.0.0.1:0", "--store", "memory", "--region", "eu-west-1", "--delay", "2s",
+			"--addr", "127.0.0.1:0", "--store", "sqlite:/tmp/x.db", "--durability", "fsync", "--region", "eu-west-1", "--delay", "2s",
 			"--delays", "backup-create=5s, hsm-create=1m", "--pending-deletion", "48h", "--tombstone", "1h",
 			"--auto-activate", "--max-clusters", "3", "--max-hsms", "2", "--log-level", "debug",
 		}, nil, custom(), true},
 		{"environment twins", nil, map[string]string{
-			"CLOUDHSM_LOCAL_ADDR": "127.0.0.1:0", "CLOUDHSM_LOCAL_STORE": "memory", "CLOUDHSM_LOCAL_REGION": "eu-west-1",
+			"CLOUDHSM_LOCAL_ADDR": "127.0.0.1:0", "CLOUDHSM_LOCAL_STORE": "sqlite:/tmp/x.db", "CLOUDHSM_LOCAL_DURABILITY": "fsync", "CLOUDHSM_LOCAL_REGION": "eu-west-1",
 			"CLOUDHSM_LOCAL_DELAY": "2s", "CLOUDHSM_LOCAL_DELAYS": "backup-create=5s,hsm-create=1m",
 			"CLOUDHSM_LOCAL_PENDING_DELETION": "48h", "CLOUDHSM_LOCAL_TOMBSTONE": "1h", "CLOUDHSM_LOCAL_AUTO_ACTIVATE": "true",
 			"CLOUDHSM_LOCAL_MAX_CLUSTERS": "3", "CLOUDHSM_LOCAL_MAX_HSMS": "2", "CLOUDHSM_LOCAL_LOG_LEVEL": "debug",
@@ -195,6 +196,7 @@ func TestServeRejectsBadSettings(t *testing.T) {
 		{"negative --pending-deletion", []string{"--pending-deletion", "-1h"}, nil, "--pending-deletion: -1h0m0s is negative"},
 		{"zero --max-clusters", []string{"--max-clusters", "0"}, nil, "--max-clusters and --max-hsms must be at least 1"},
 		{"bad --log-level", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"unknown --durability", []string{"--durability", "sometimes"}, nil, `--durability: durability "sometimes": want process or fsync`},
 		{"unknown flag", []string{"--colour"}, nil, "flag provided but not defined: -colour"},
 		{"an argument", []string{"now"}, nil, `serve takes no arguments, got ["now"]`},
 		{"a twin that does not parse", nil, map[string]string{"CLOUDHSM_LOCAL_MAX_HSMS": "many"}, `CLOUDHSM_LOCAL_MAX_HSMS="many"`},

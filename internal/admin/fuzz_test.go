@@ -123,6 +123,8 @@ func (w *adminWorld) seeds() []adminSeed {
 		{"activate-active", "POST", "clusters/" + w.active + "/activate", ""},
 		{"take-backup", "POST", "clusters/" + w.active + "/backups", ""},
 		{"take-backup-unknown", "POST", "clusters/cluster-aaaaaaaaaaa/backups", ""},
+		{"take-backups", "POST", "clusters/" + w.active + "/backups", `{"Count":3}`},
+		{"take-backups-too-many", "POST", "clusters/" + w.active + "/backups", `{"Count":10001}`},
 		{"reset", "POST", "reset", ""},
 		{"faults-add-count", "POST", "faults", `{"operation":"RestoreBackup","error":"CloudHsmInternalFailureException","count":1}`},
 		{"faults-add-probability", "POST", "faults", `{"operation":"*","latency":"1ms","probability":0.1}`},

@@ -7,6 +7,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,7 @@ type Actions interface {
 	SetClock(ctx context.Context, t time.Time) (time.Time, error)
 	Activate(ctx context.Context, clusterID string) (*api.Cluster, error)
 	TakeBackup(ctx context.Context, clusterID string) (*api.Backup, error)
+	TakeBackups(ctx context.Context, clusterID string, n int) ([]string, error)
 	Reset(ctx context.Context) error
 	StoreKind() string
 }
@@ -53,6 +55,25 @@ type Clock struct {
 type ClockChange struct {
 	Advance string `json:"advance,omitempty"`
 	Set     string `json:"set,omitempty"`
+}
+
+// BackupCount is the optional body of POST /_cloudhsm-local/clusters/ID/backups. Without a
+// body, or without Count, the request takes one backup and answers {"Backup": ...}.
+type BackupCount struct {
+	// Count is how many backups to take, 1 to MaxBackupCount, in one transaction; the answer
+	// is then BackupsTaken.
+	Count *int `json:"Count,omitempty"`
+}
+
+// MaxBackupCount caps BackupCount.Count: the backups are taken in one transaction, which holds
+// the store's writer while it runs.
+const MaxBackupCount = 10_000
+
+// BackupsTaken answers a take-backup request that gave a Count: how many backups were taken
+// and their IDs, oldest first.
+type BackupsTaken struct {
+	Count     int      `json:"Count"`
+	BackupIDs []string `json:"BackupIds"`
 }
 
 // Error is the body of every admin error response.
@@ -194,11 +215,25 @@ func (h *handler) activate(r *http.Request) (any, error) {
 }
 
 func (h *handler) takeBackup(r *http.Request) (any, error) {
-	b, err := h.svc.TakeBackup(r.Context(), r.PathValue("id"))
+	var req BackupCount
+	if err := decodeOptional(r.Body, &req); err != nil {
+		return nil, err
+	}
+	if req.Count == nil {
+		b, err := h.svc.TakeBackup(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		return struct{ Backup *api.Backup }{b}, nil
+	}
+	if n := *req.Count; n < 1 || n > MaxBackupCount {
+		return nil, statusError{http.StatusBadRequest, fmt.Sprintf("Count must be from 1 to %d, not %d (send no body for one backup)", MaxBackupCount, n)}
+	}
+	ids, err := h.svc.TakeBackups(r.Context(), r.PathValue("id"), *req.Count)
 	if err != nil {
 		return nil, err
 	}
-	return struct{ Backup *api.Backup }{b}, nil
+	return BackupsTaken{Count: len(ids), BackupIDs: ids}, nil
 }
 
 func (h *handler) reset(r *http.Request) (any, error) {
@@ -206,6 +241,19 @@ func (h *handler) reset(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return map[string]string{"status": "reset"}, nil
+}
+
+// decodeOptional is decode for a body that may also be empty (or only white space), which
+// leaves v as it is.
+func decodeOptional(body io.Reader, v any) error {
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return statusError{http.StatusBadRequest, "read the request body: " + err.Error()}
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	return decode(bytes.NewReader(raw), v)
 }
 
 // decode reads exactly one JSON object into v, rejecting unknown fields and anything after it.

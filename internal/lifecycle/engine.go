@@ -149,6 +149,23 @@ func (e *Engine) SetClock(tx store.Tx, t time.Time) (time.Time, error) {
 	return t, e.Settle(tx, t)
 }
 
+// AdvanceTo moves the virtual clock forward to t unless it already reads t or later, applies
+// everything due by then, and returns the clock's time. Unlike SetClock it never fails because
+// the clock has passed t (the wall clock may have, while the caller's transaction ran).
+func (e *Engine) AdvanceTo(tx store.Tx, t time.Time) (time.Time, error) {
+	now, err := e.Now(tx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t = t.Truncate(time.Millisecond).UTC(); t.After(now) {
+		if err := e.Pin(tx, t); err != nil {
+			return time.Time{}, err
+		}
+		now = t
+	}
+	return now, e.Settle(tx, now)
+}
+
 // Pin makes the virtual clock read t now and move on from there, and never read less than t.
 // It neither checks direction nor applies anything due: SetClock does both.
 func (e *Engine) Pin(tx store.Tx, t time.Time) error {

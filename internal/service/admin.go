@@ -87,16 +87,22 @@ func (s *Service) Activate(ctx context.Context, clusterID string) (*api.Cluster,
 	return out, err
 }
 
+// activeCluster loads a cluster by ID in any account and checks that it can be backed up.
+func activeCluster(tx store.Tx, id string) (store.Cluster, error) {
+	c, err := adminCluster(tx, id)
+	if err == nil && c.State != api.ClusterStateActive {
+		err = fmt.Errorf("%w: cluster %s is %s; only an ACTIVE cluster can be backed up", ErrConflict, c.ID, c.State)
+	}
+	return c, err
+}
+
 // TakeBackup backs up an ACTIVE cluster now.
 func (s *Service) TakeBackup(ctx context.Context, clusterID string) (*api.Backup, error) {
 	var out *api.Backup
 	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
-		c, err := adminCluster(tx, clusterID)
+		c, err := activeCluster(tx, clusterID)
 		if err != nil {
 			return err
-		}
-		if c.State != api.ClusterStateActive {
-			return fmt.Errorf("%w: cluster %s is %s; only an ACTIVE cluster can be backed up", ErrConflict, c.ID, c.State)
 		}
 		b, err := s.life.TakeBackup(tx, c, now)
 		if err != nil {
@@ -108,13 +114,46 @@ func (s *Service) TakeBackup(ctx context.Context, clusterID string) (*api.Backup
 	return out, err
 }
 
+// TakeBackups backs up an ACTIVE cluster n times (n ≥ 1) in one transaction and returns the
+// backups' IDs, oldest first. Each backup takes 1 ms of virtual time: backup i is taken at the
+// virtual time plus i ms, and the clock then moves on to plus n ms (unless the wall clock got
+// there first while they were taken), applying everything due on the way in time order (the
+// backups becoming READY among it) — exactly what n take-backups with a 1 ms clock advance
+// after each would do. So every backup has a creation time of its own, none is in the future
+// of the clock, and the next request's backups are newer.
+func (s *Service) TakeBackups(ctx context.Context, clusterID string, n int) ([]string, error) {
+	var ids []string
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+		c, err := activeCluster(tx, clusterID)
+		if err != nil {
+			return err
+		}
+		ids = make([]string, n)
+		for i := range ids {
+			b, err := s.life.TakeBackup(tx, c, now.Add(time.Duration(i)*time.Millisecond))
+			if err != nil {
+				return err
+			}
+			ids[i] = b.ID
+		}
+		_, err = s.life.AdvanceTo(tx, now.Add(time.Duration(n)*time.Millisecond))
+		return err
+	})
+	return ids, err
+}
+
 // Reset empties the store: every resource of every account. The virtual clock keeps its time,
-// since it only ever moves forward.
+// since it only ever moves forward, and the pagination key stays, since every replica holds it
+// in memory (see initTokenKey).
 func (s *Service) Reset(ctx context.Context) error {
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		now, err := s.life.Now(tx)
 		if err != nil {
 			return err
+		}
+		key, err := tx.Setting(tokenKeySetting)
+		if err != nil {
+			return fmt.Errorf("read pagination key: %w", err)
 		}
 		if err := tx.Reset(); err != nil {
 			return err
@@ -122,7 +161,10 @@ func (s *Service) Reset(ctx context.Context) error {
 		if err := s.life.Pin(tx, now); err != nil {
 			return err
 		}
-		return initTokenKey(tx, s.life.IDs())
+		if err := tx.PutSetting(tokenKeySetting, key); err != nil {
+			return fmt.Errorf("keep pagination key: %w", err)
+		}
+		return nil
 	})
 }
 

@@ -7,17 +7,20 @@
 //
 // The targets run side by side and each workload is measured on all of them back to back, so
 // a ratio compares numbers taken seconds apart. The stores grow between phases (memory through
-// the admin API, its only way; SQLite and PostgreSQL by copySeeder, directly in the database;
-// moto through CreateCluster, which stores one backup each):
+// the admin API's bulk take-backup, its only way; SQLite and PostgreSQL by copySeeder, directly
+// in the database; moto through CreateCluster, which stores one backup each):
 //
 //	phase 1   cluster A (100 backups), cluster B (1)   describe-one
 //	phase 2   1,000 backups (B grows)                  cluster-filter on A
-//	phase 3   10,000 backups                           page-50, delete-restore, create-cluster
-//	phase 4   memory -large, SQLite/PostgreSQL -huge   cluster-filter on A, resident memory
+//	phase 3   10,000 backups                           page-50, delete-restore (also with
+//	                                                   --durability fsync), create-cluster
+//	phase 4   -huge backups                            cluster-filter on A, resident memory
 //	phase 5   every server stopped                     start to healthy, idle memory
 //
 // Cluster A's 100 backups are the oldest in the store: a cluster-filter page on A is the
 // worst case for a store that walks backups in time order and filters the cluster afterwards.
+// The fsync targets (sqlite-fsync, postgres-fsync: the same stores served with --durability
+// fsync) run only delete-restore, the one workload of issue 5 with a durability target.
 package main
 
 import (
@@ -46,7 +49,7 @@ type config struct {
 	out, md     string
 	conc        int
 	dur, warmup time.Duration
-	large, huge int
+	huge        int
 	postgres    string
 	python      string
 	moto        bool
@@ -73,10 +76,9 @@ func run(ctx context.Context) error {
 	flag.IntVar(&cfg.conc, "c", 16, "concurrent clients of every workload")
 	flag.DurationVar(&cfg.dur, "d", 4*time.Second, "measured duration of every workload")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "warm-up before every measurement")
-	flag.IntVar(&cfg.large, "large", 100_000, "backups the memory store grows to through the admin API in phase 4")
-	flag.IntVar(&cfg.huge, "huge", 1_000_000, "backups the SQLite and PostgreSQL stores grow to, copied directly, in phase 4")
+	flag.IntVar(&cfg.huge, "huge", 1_000_000, "backups every store grows to in phase 4 (memory through the admin API, SQLite and PostgreSQL copied directly); 10000 or less skips phase 4")
 	flag.StringVar(&cfg.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/cloudhsm_local_bench?sslmode=disable",
-		"PostgreSQL DSN for the postgres store; its database is dropped and created (empty: skip)")
+		"PostgreSQL DSN for the postgres store; its database, and the same name with "+fsyncSuffix+" for postgres-fsync, are dropped and created (empty: skip both)")
 	flag.StringVar(&cfg.python, "python", "python3", "Python with moto installed")
 	flag.BoolVar(&cfg.moto, "moto", true, "measure moto's server too")
 	flag.StringVar(&cfg.profile, "profile", "", "serve the stores with profserve and save a CPU profile of each workload in this directory")
@@ -101,7 +103,7 @@ func run(ctx context.Context) error {
 	s.report.Command = "bench/run.sh"
 	s.report.StartedAt = s.began.UTC().Format(time.RFC3339)
 	s.report.Options = Options{Concurrency: cfg.conc, Duration: cfg.dur.String(), Warmup: cfg.warmup.String(),
-		Large: cfg.large, Huge: cfg.huge, Profiled: cfg.profile != ""}
+		Huge: cfg.huge, Profiled: cfg.profile != ""}
 	s.report.Machine = describeMachine(cfg.python)
 	s.report.Machine.FsyncP50Ms, s.report.Machine.FsyncP99Ms = probeFsync(wd)
 	s.report.Skipped = map[string]string{}
@@ -112,8 +114,10 @@ func run(ctx context.Context) error {
 	err = s.all(ctx)
 	s.ps.stopAll()
 	if cfg.postgres != "" {
-		if derr := dropDatabase(context.WithoutCancel(ctx), cfg.postgres); derr != nil && !errors.Is(derr, exec.ErrNotFound) {
-			s.logf("postgres: %v", derr)
+		for _, dsn := range []string{cfg.postgres, fsyncDSN(cfg.postgres)} {
+			if derr := dropDatabase(context.WithoutCancel(ctx), dsn); derr != nil && !errors.Is(derr, exec.ErrNotFound) {
+				s.logf("postgres: %v", derr)
+			}
 		}
 	}
 	if err == nil && ctx.Err() != nil {
@@ -140,13 +144,14 @@ const (
 
 // target is one server under measurement and the data it holds.
 type target struct {
-	name  string // ceiling, ceiling-50, memory, sqlite, postgres, moto
-	kind  targetKind
-	store string // --store of a cloudhsm-local
-	path  string // the SQLite file of the sqlite store
-	proc  *proc
-	c     *loadgen.Client
-	skip  string // why it is not measured
+	name       string // ceiling, ceiling-50, memory, sqlite, postgres, sqlite-fsync, postgres-fsync, moto
+	kind       targetKind
+	store      string // --store of a cloudhsm-local
+	durability string // --durability of a cloudhsm-local; empty: the server's default
+	path       string // the SQLite file of the sqlite store
+	proc       *proc
+	c          *loadgen.Client
+	skip       string // why it is not measured
 
 	clusterA, clusterB string
 	describeID         string
@@ -186,7 +191,7 @@ func (s *suite) all(ctx context.Context) error {
 		return err
 	}
 	// Phase 1: a small store.
-	for _, t := range s.live("memory", "sqlite", "postgres", "moto") {
+	for _, t := range s.live("memory", "sqlite", "postgres", "sqlite-fsync", "postgres-fsync", "moto") {
 		if err := s.setup(ctx, t); err != nil {
 			return err
 		}
@@ -198,9 +203,13 @@ func (s *suite) all(ctx context.Context) error {
 	s.measureAll(ctx, "cluster-filter", "ceiling-50", "memory", "sqlite", "postgres", "moto")
 
 	// Phase 3: 10,000 backups (moto stays at 1,000: it stores ~200 backups/s).
-	s.growAll(ctx, 10_000, "memory", "sqlite", "postgres")
+	s.growAll(ctx, 10_000, "memory", "sqlite", "postgres", "sqlite-fsync", "postgres-fsync")
 	s.measureAll(ctx, "page-50", "ceiling-50", "memory", "sqlite", "postgres", "moto")
-	s.measureAll(ctx, "delete-restore", "ceiling", "memory", "sqlite", "postgres")
+	s.measureAll(ctx, "delete-restore", "ceiling", "memory", "sqlite", "postgres", "sqlite-fsync", "postgres-fsync")
+	for _, t := range s.live("sqlite-fsync", "postgres-fsync") {
+		t.proc.stop()
+		t.skip = "stopped"
+	}
 	s.measureAll(ctx, "create-cluster", "ceiling", "memory", "sqlite", "postgres", "moto")
 	for _, t := range s.live("moto") {
 		s.figure("resident memory", "moto", t.memory().MiB(), "MiB", fmt.Sprintf("after the runs (%d backups seeded, one more per CreateCluster)", t.backups))
@@ -208,17 +217,9 @@ func (s *suite) all(ctx context.Context) error {
 		t.skip = "stopped"
 	}
 
-	// Phase 4: the largest stores, all seeded at once: memory to -large through the admin API
-	// (its only way), SQLite and PostgreSQL to -huge directly.
-	big := max(s.cfg.large, s.cfg.huge)
-	if big > 10_000 {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			s.growAll(ctx, big, "sqlite", "postgres")
-		}()
-		s.growAll(ctx, max(s.cfg.large, 10_000), "memory")
-		<-done
+	// Phase 4: the largest stores, all seeded at once to -huge.
+	if s.cfg.huge > 10_000 {
+		s.growAll(ctx, s.cfg.huge, "memory", "sqlite", "postgres")
 		s.measureAll(ctx, "cluster-filter", "ceiling-50", "memory", "sqlite", "postgres")
 		for _, t := range s.local() {
 			s.figure("resident memory", t.name, t.memory().MiB(), "MiB", fmt.Sprintf("holding %d backups, after the runs", t.backups))
@@ -256,13 +257,18 @@ func (s *suite) startupEmptyPostgres(ctx context.Context) {
 	}, 0)
 }
 
-// serverArgv is how a cloudhsm-local target is started.
-func (s *suite) serverArgv(addr, store string) []string {
-	if s.cfg.profile != "" {
-		return []string{filepath.Join(s.cfg.bin, "profserve"), "--addr", addr, "--store", store, "--max-clusters", "100000000"}
-	}
-	return []string{filepath.Join(s.cfg.bin, "cloudhsm-local"), "serve", "--addr", addr, "--store", store,
+// serverArgv is how a cloudhsm-local target is started; durability is its --durability, or
+// empty for the server's default.
+func (s *suite) serverArgv(addr, store, durability string) []string {
+	argv := []string{filepath.Join(s.cfg.bin, "cloudhsm-local"), "serve", "--addr", addr, "--store", store,
 		"--max-clusters", "100000000", "--log-level", "warn"}
+	if s.cfg.profile != "" {
+		argv = []string{filepath.Join(s.cfg.bin, "profserve"), "--addr", addr, "--store", store, "--max-clusters", "100000000"}
+	}
+	if durability != "" {
+		argv = append(argv, "--durability", durability)
+	}
+	return argv
 }
 
 // startTargets starts every server at once and waits for each; a store the binary does not
@@ -280,11 +286,18 @@ func (s *suite) startTargets(ctx context.Context) error {
 	sq.path = filepath.Join(s.cfg.workDir, "bench.db")
 	sq.store = "sqlite:" + sq.path
 	pg := add("postgres", kindLocal, s.cfg.postgres)
-	if s.cfg.postgres == "" {
-		pg.skip = "not available: no -postgres DSN given"
-	} else if err := recreateDatabase(ctx, s.cfg.postgres); err != nil {
-		pg.skip = "not available: " + err.Error()
+	sf := add("sqlite-fsync", kindLocal, "")
+	sf.path = filepath.Join(s.cfg.workDir, "bench-fsync.db")
+	sf.store = "sqlite:" + sf.path
+	pf := add("postgres-fsync", kindLocal, fsyncDSN(s.cfg.postgres))
+	for _, t := range []*target{pg, pf} {
+		if s.cfg.postgres == "" {
+			t.skip = "not available: no -postgres DSN given"
+		} else if err := recreateDatabase(ctx, t.store); err != nil {
+			t.skip = "not available: " + err.Error()
+		}
 	}
+	sf.durability, pf.durability = "fsync", "fsync"
 	mo := add("moto", kindMoto, "")
 	if !s.cfg.moto {
 		mo.skip = "not requested (-moto=false)"
@@ -309,7 +322,7 @@ func (s *suite) startTargets(ctx context.Context) error {
 			}
 			argv = []string{filepath.Join(s.cfg.bin, "ceiling"), "-addr", addr, "-backups", n}
 		case kindLocal:
-			argv = s.serverArgv(addr, t.store)
+			argv = s.serverArgv(addr, t.store, t.durability)
 		case kindMoto:
 			host, port, _ := strings.Cut(addr, ":")
 			argv = []string{s.cfg.python, "-m", "moto.server", "-H", host, "-p", port}
@@ -386,6 +399,22 @@ func dropDatabase(ctx context.Context, dsn string) error {
 	return nil
 }
 
+// fsyncSuffix names the postgres-fsync target's database after the postgres target's.
+const fsyncSuffix = "_fsync"
+
+// fsyncDSN returns the postgres DSN with fsyncSuffix added to its database name (or dsn
+// unchanged if it names none, which recreateDatabase then reports).
+func fsyncDSN(dsn string) string {
+	head, query, _ := strings.Cut(dsn, "?")
+	if !strings.HasPrefix(head, "postgres://") || strings.Count(head, "/") < 3 || strings.HasSuffix(head, "/") {
+		return dsn
+	}
+	if query != "" {
+		return head + fsyncSuffix + "?" + query
+	}
+	return head + fsyncSuffix
+}
+
 // splitDSN returns a postgres DSN's database name and the same DSN on database "postgres".
 func splitDSN(dsn string) (name, admin string, err error) {
 	rest, ok := strings.CutPrefix(dsn, "postgres://")
@@ -418,7 +447,7 @@ func (s *suite) setup(ctx context.Context, t *target) error {
 		if err != nil {
 			return fmt.Errorf("%s: set up cluster A: %w", t.name, err)
 		}
-		if _, err := t.c.TakeBackups(ctx, a, 99, s.cfg.conc); err != nil {
+		if _, err := takeBackups(ctx, t.c, a, 99, 0); err != nil {
 			return fmt.Errorf("%s: back up cluster A: %w", t.name, err)
 		}
 		b, bb, err := t.c.ActiveCluster(ctx)
@@ -443,8 +472,8 @@ func (s *suite) setup(ctx context.Context, t *target) error {
 }
 
 // growAll grows the stores of the named targets to n backups, all at once: memory through
-// the admin API (its only way), SQLite and PostgreSQL directly (copySeeder), moto through
-// CreateCluster.
+// the admin API's bulk take-backup (its only way), SQLite and PostgreSQL directly (copySeeder),
+// moto through CreateCluster.
 func (s *suite) growAll(ctx context.Context, n int, names ...string) {
 	targets := s.live(names...)
 	errs := make(chan error, len(targets))
@@ -487,14 +516,12 @@ func (s *suite) grow(ctx context.Context, t *target, n int) error {
 			}
 		}
 	case t.kind == kindLocal:
-		how = "admin take-backup"
-		ids, err := t.c.TakeBackups(ctx, t.clusterB, add, s.cfg.conc)
+		how = fmt.Sprintf("admin take-backup, %d per request", bulkCount)
+		ids, err := takeBackups(ctx, t.c, t.clusterB, add, 20_000-len(t.deleteIDs))
 		if err != nil {
 			return fail(err)
 		}
-		if len(t.deleteIDs) < 20_000 {
-			t.deleteIDs = append(t.deleteIDs, ids...)
-		}
+		t.deleteIDs = append(t.deleteIDs, ids...)
 	case t.kind == kindMoto:
 		how = "CreateCluster"
 		if _, err := t.c.CreateClusters(ctx, add, s.cfg.conc); err != nil {
@@ -623,7 +650,7 @@ func (s *suite) startup(ctx context.Context, name string, storeOf func(i int) st
 		if err != nil {
 			return
 		}
-		argv := s.serverArgv(addr, storeOf(i))
+		argv := s.serverArgv(addr, storeOf(i), "")
 		t0 := time.Now()
 		p, err := s.ps.start(fmt.Sprintf("startup-%s-%d-%d", name, backups, i), "http://"+addr, argv)
 		if err != nil {
