@@ -2,7 +2,8 @@
 // operations with their JSON names, the model's constraints as Validate methods, the error
 // names with their HTTP status, and the Service interface that the operations implement.
 //
-// Shapes, enums and validation are generated from spec/cloudhsmv2.smithy.json (see gen/);
+// Shapes, enums, validation and the output shapes' JSON encoding (AppendJSON, which writes what
+// encoding/json would, without reflection) are generated from spec/cloudhsmv2.smithy.json (see gen/);
 // this package must never know HTTP, identities, storage or the rules of any operation.
 package api
 

@@ -22,9 +22,12 @@ func NewTimestamp(t time.Time) *Timestamp {
 func (t Timestamp) Time() time.Time { return time.Time(t) }
 
 // MarshalJSON writes epoch seconds with at most three decimals.
-func (t Timestamp) MarshalJSON() ([]byte, error) {
+func (t Timestamp) MarshalJSON() ([]byte, error) { return t.appendJSON(nil), nil }
+
+// appendJSON appends what MarshalJSON writes to b.
+func (t Timestamp) appendJSON(b []byte) []byte {
 	ms := time.Time(t).UnixMilli()
-	return strconv.AppendFloat(nil, float64(ms)/1000, 'f', -1, 64), nil
+	return strconv.AppendFloat(b, float64(ms)/1000, 'f', -1, 64)
 }
 
 // UnmarshalJSON reads epoch seconds given as a JSON number.

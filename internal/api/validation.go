@@ -50,9 +50,12 @@ func (vs *Violations) StringLength(path, s string, minLen, maxLen int) {
 	vs.length(path, quote(s), n, minLen, maxLen)
 }
 
-// ListLength checks the number of elements of a list or map; shown is its rendering.
-func (vs *Violations) ListLength(path string, n, minLen, maxLen int, shown string) {
-	vs.length(path, quote(shown), n, minLen, maxLen)
+// ListLength checks the number of elements of a list or map; shown renders it, and is only
+// called for a violation.
+func (vs *Violations) ListLength(path string, n, minLen, maxLen int, shown func() string) {
+	if (minLen >= 0 && n < minLen) || (maxLen >= 0 && n > maxLen) {
+		vs.length(path, quote(shown()), n, minLen, maxLen)
+	}
 }
 
 func (vs *Violations) length(path, shown string, n, minLen, maxLen int) {

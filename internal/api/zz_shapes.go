@@ -5,6 +5,7 @@ package api
 import (
 	"context"
 	"regexp"
+	"strconv"
 )
 
 // Service is implemented by the 18 CloudHSM v2 operations. The caller's identity travels in ctx.
@@ -644,7 +645,7 @@ func (v *CopyBackupToRegionRequest) validate(prefix string, vs *Violations) {
 		vs.Pattern(prefix+"destinationRegion", *v.DestinationRegion, patternRegion)
 	}
 	if v.TagList != nil {
-		vs.ListLength(prefix+"tagList", len(v.TagList), 1, 50, listString(v.TagList))
+		vs.ListLength(prefix+"tagList", len(v.TagList), 1, 50, func() string { return listString(v.TagList) })
 		for i := range v.TagList {
 			v.TagList[i].validate(memberPath(prefix+"tagList", i)+".", vs)
 		}
@@ -680,13 +681,13 @@ func (v *CreateClusterRequest) validate(prefix string, vs *Violations) {
 	if v.SubnetIds == nil {
 		vs.Null(prefix + "subnetIds")
 	} else {
-		vs.ListLength(prefix+"subnetIds", len(v.SubnetIds), 1, 10, listString(v.SubnetIds))
+		vs.ListLength(prefix+"subnetIds", len(v.SubnetIds), 1, 10, func() string { return listString(v.SubnetIds) })
 		for i, e := range v.SubnetIds {
 			vs.Pattern(memberPath(prefix+"subnetIds", i), e, patternSubnetId)
 		}
 	}
 	if v.TagList != nil {
-		vs.ListLength(prefix+"tagList", len(v.TagList), 1, 50, listString(v.TagList))
+		vs.ListLength(prefix+"tagList", len(v.TagList), 1, 50, func() string { return listString(v.TagList) })
 		for i := range v.TagList {
 			v.TagList[i].validate(memberPath(prefix+"tagList", i)+".", vs)
 		}
@@ -792,7 +793,7 @@ func (v *DescribeBackupsRequest) Validate() error {
 
 func (v *DescribeBackupsRequest) validate(prefix string, vs *Violations) {
 	if v.Filters != nil {
-		vs.ListLength(prefix+"filters", len(v.Filters), 0, 30, mapString(v.Filters))
+		vs.ListLength(prefix+"filters", len(v.Filters), 0, 30, func() string { return mapString(v.Filters) })
 		for _, k := range sortedKeys(v.Filters) {
 			vs.MapKeyPattern(prefix+"filters", k, patternField)
 		}
@@ -815,7 +816,7 @@ func (v *DescribeClustersRequest) Validate() error {
 
 func (v *DescribeClustersRequest) validate(prefix string, vs *Violations) {
 	if v.Filters != nil {
-		vs.ListLength(prefix+"filters", len(v.Filters), 0, 30, mapString(v.Filters))
+		vs.ListLength(prefix+"filters", len(v.Filters), 0, 30, func() string { return mapString(v.Filters) })
 		for _, k := range sortedKeys(v.Filters) {
 			vs.MapKeyPattern(prefix+"filters", k, patternField)
 		}
@@ -1001,7 +1002,7 @@ func (v *TagResourceRequest) validate(prefix string, vs *Violations) {
 	if v.TagList == nil {
 		vs.Null(prefix + "tagList")
 	} else {
-		vs.ListLength(prefix+"tagList", len(v.TagList), 1, 50, listString(v.TagList))
+		vs.ListLength(prefix+"tagList", len(v.TagList), 1, 50, func() string { return listString(v.TagList) })
 		for i := range v.TagList {
 			v.TagList[i].validate(memberPath(prefix+"tagList", i)+".", vs)
 		}
@@ -1024,12 +1025,596 @@ func (v *UntagResourceRequest) validate(prefix string, vs *Violations) {
 	if v.TagKeyList == nil {
 		vs.Null(prefix + "tagKeyList")
 	} else {
-		vs.ListLength(prefix+"tagKeyList", len(v.TagKeyList), 1, 50, listString(v.TagKeyList))
+		vs.ListLength(prefix+"tagKeyList", len(v.TagKeyList), 1, 50, func() string { return listString(v.TagKeyList) })
 		for i, e := range v.TagKeyList {
 			vs.StringLength(memberPath(prefix+"tagKeyList", i), e, 1, 128)
 			vs.Pattern(memberPath(prefix+"tagKeyList", i), e, patternTagKey)
 		}
 	}
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *Backup) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.BackupArn != nil {
+		b = append(b, `"BackupArn":`...)
+		b = appendJSONString(b, *v.BackupArn)
+		b = append(b, ',')
+	}
+	if v.BackupId != nil {
+		b = append(b, `"BackupId":`...)
+		b = appendJSONString(b, *v.BackupId)
+		b = append(b, ',')
+	}
+	if v.BackupState != nil {
+		b = append(b, `"BackupState":`...)
+		b = appendJSONString(b, *v.BackupState)
+		b = append(b, ',')
+	}
+	if v.ClusterId != nil {
+		b = append(b, `"ClusterId":`...)
+		b = appendJSONString(b, *v.ClusterId)
+		b = append(b, ',')
+	}
+	if v.CopyTimestamp != nil {
+		b = append(b, `"CopyTimestamp":`...)
+		b = v.CopyTimestamp.appendJSON(b)
+		b = append(b, ',')
+	}
+	if v.CreateTimestamp != nil {
+		b = append(b, `"CreateTimestamp":`...)
+		b = v.CreateTimestamp.appendJSON(b)
+		b = append(b, ',')
+	}
+	if v.DeleteTimestamp != nil {
+		b = append(b, `"DeleteTimestamp":`...)
+		b = v.DeleteTimestamp.appendJSON(b)
+		b = append(b, ',')
+	}
+	if v.HsmType != nil {
+		b = append(b, `"HsmType":`...)
+		b = appendJSONString(b, *v.HsmType)
+		b = append(b, ',')
+	}
+	if v.Mode != nil {
+		b = append(b, `"Mode":`...)
+		b = appendJSONString(b, *v.Mode)
+		b = append(b, ',')
+	}
+	if v.NeverExpires != nil {
+		b = append(b, `"NeverExpires":`...)
+		b = strconv.AppendBool(b, *v.NeverExpires)
+		b = append(b, ',')
+	}
+	if v.SourceBackup != nil {
+		b = append(b, `"SourceBackup":`...)
+		b = appendJSONString(b, *v.SourceBackup)
+		b = append(b, ',')
+	}
+	if v.SourceCluster != nil {
+		b = append(b, `"SourceCluster":`...)
+		b = appendJSONString(b, *v.SourceCluster)
+		b = append(b, ',')
+	}
+	if v.SourceRegion != nil {
+		b = append(b, `"SourceRegion":`...)
+		b = appendJSONString(b, *v.SourceRegion)
+		b = append(b, ',')
+	}
+	b = append(b, `"TagList":`...)
+	if v.TagList == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range v.TagList {
+			b = v.TagList[i].AppendJSON(b)
+			b = append(b, ',')
+		}
+		b = closeList(b)
+	}
+	b = append(b, ',')
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *BackupRetentionPolicy) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Type != nil {
+		b = append(b, `"Type":`...)
+		b = appendJSONString(b, *v.Type)
+		b = append(b, ',')
+	}
+	if v.Value != nil {
+		b = append(b, `"Value":`...)
+		b = appendJSONString(b, *v.Value)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *Certificates) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.AwsHardwareCertificate != nil {
+		b = append(b, `"AwsHardwareCertificate":`...)
+		b = appendJSONString(b, *v.AwsHardwareCertificate)
+		b = append(b, ',')
+	}
+	if v.ClusterCertificate != nil {
+		b = append(b, `"ClusterCertificate":`...)
+		b = appendJSONString(b, *v.ClusterCertificate)
+		b = append(b, ',')
+	}
+	if v.ClusterCsr != nil {
+		b = append(b, `"ClusterCsr":`...)
+		b = appendJSONString(b, *v.ClusterCsr)
+		b = append(b, ',')
+	}
+	if v.HsmCertificate != nil {
+		b = append(b, `"HsmCertificate":`...)
+		b = appendJSONString(b, *v.HsmCertificate)
+		b = append(b, ',')
+	}
+	if v.ManufacturerHardwareCertificate != nil {
+		b = append(b, `"ManufacturerHardwareCertificate":`...)
+		b = appendJSONString(b, *v.ManufacturerHardwareCertificate)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *Cluster) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.BackupPolicy != nil {
+		b = append(b, `"BackupPolicy":`...)
+		b = appendJSONString(b, *v.BackupPolicy)
+		b = append(b, ',')
+	}
+	if v.BackupRetentionPolicy != nil {
+		b = append(b, `"BackupRetentionPolicy":`...)
+		b = v.BackupRetentionPolicy.AppendJSON(b)
+		b = append(b, ',')
+	}
+	if v.Certificates != nil {
+		b = append(b, `"Certificates":`...)
+		b = v.Certificates.AppendJSON(b)
+		b = append(b, ',')
+	}
+	if v.ClusterId != nil {
+		b = append(b, `"ClusterId":`...)
+		b = appendJSONString(b, *v.ClusterId)
+		b = append(b, ',')
+	}
+	if v.CreateTimestamp != nil {
+		b = append(b, `"CreateTimestamp":`...)
+		b = v.CreateTimestamp.appendJSON(b)
+		b = append(b, ',')
+	}
+	if v.HsmType != nil {
+		b = append(b, `"HsmType":`...)
+		b = appendJSONString(b, *v.HsmType)
+		b = append(b, ',')
+	}
+	if v.HsmTypeRollbackExpiration != nil {
+		b = append(b, `"HsmTypeRollbackExpiration":`...)
+		b = v.HsmTypeRollbackExpiration.appendJSON(b)
+		b = append(b, ',')
+	}
+	b = append(b, `"Hsms":`...)
+	if v.Hsms == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range v.Hsms {
+			b = v.Hsms[i].AppendJSON(b)
+			b = append(b, ',')
+		}
+		b = closeList(b)
+	}
+	b = append(b, ',')
+	if v.Mode != nil {
+		b = append(b, `"Mode":`...)
+		b = appendJSONString(b, *v.Mode)
+		b = append(b, ',')
+	}
+	if v.NetworkType != nil {
+		b = append(b, `"NetworkType":`...)
+		b = appendJSONString(b, *v.NetworkType)
+		b = append(b, ',')
+	}
+	if v.PreCoPassword != nil {
+		b = append(b, `"PreCoPassword":`...)
+		b = appendJSONString(b, *v.PreCoPassword)
+		b = append(b, ',')
+	}
+	if v.SecurityGroup != nil {
+		b = append(b, `"SecurityGroup":`...)
+		b = appendJSONString(b, *v.SecurityGroup)
+		b = append(b, ',')
+	}
+	if v.SourceBackupId != nil {
+		b = append(b, `"SourceBackupId":`...)
+		b = appendJSONString(b, *v.SourceBackupId)
+		b = append(b, ',')
+	}
+	if v.State != nil {
+		b = append(b, `"State":`...)
+		b = appendJSONString(b, *v.State)
+		b = append(b, ',')
+	}
+	if v.StateMessage != nil {
+		b = append(b, `"StateMessage":`...)
+		b = appendJSONString(b, *v.StateMessage)
+		b = append(b, ',')
+	}
+	if len(v.SubnetMapping) > 0 {
+		b = append(b, `"SubnetMapping":`...)
+		b = append(b, '{')
+		for _, k := range sortedKeys(v.SubnetMapping) {
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, v.SubnetMapping[k])
+			b = append(b, ',')
+		}
+		b = closeObject(b)
+		b = append(b, ',')
+	}
+	b = append(b, `"TagList":`...)
+	if v.TagList == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range v.TagList {
+			b = v.TagList[i].AppendJSON(b)
+			b = append(b, ',')
+		}
+		b = closeList(b)
+	}
+	b = append(b, ',')
+	if v.VpcId != nil {
+		b = append(b, `"VpcId":`...)
+		b = appendJSONString(b, *v.VpcId)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *CopyBackupToRegionResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.DestinationBackup != nil {
+		b = append(b, `"DestinationBackup":`...)
+		b = v.DestinationBackup.AppendJSON(b)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *CreateClusterResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Cluster != nil {
+		b = append(b, `"Cluster":`...)
+		b = v.Cluster.AppendJSON(b)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *CreateHsmResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Hsm != nil {
+		b = append(b, `"Hsm":`...)
+		b = v.Hsm.AppendJSON(b)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *DeleteBackupResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Backup != nil {
+		b = append(b, `"Backup":`...)
+		b = v.Backup.AppendJSON(b)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *DeleteClusterResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Cluster != nil {
+		b = append(b, `"Cluster":`...)
+		b = v.Cluster.AppendJSON(b)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *DeleteHsmResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.HsmId != nil {
+		b = append(b, `"HsmId":`...)
+		b = appendJSONString(b, *v.HsmId)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *DeleteResourcePolicyResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Policy != nil {
+		b = append(b, `"Policy":`...)
+		b = appendJSONString(b, *v.Policy)
+		b = append(b, ',')
+	}
+	if v.ResourceArn != nil {
+		b = append(b, `"ResourceArn":`...)
+		b = appendJSONString(b, *v.ResourceArn)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *DescribeBackupsResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	b = append(b, `"Backups":`...)
+	if v.Backups == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range v.Backups {
+			b = v.Backups[i].AppendJSON(b)
+			b = append(b, ',')
+		}
+		b = closeList(b)
+	}
+	b = append(b, ',')
+	if v.NextToken != nil {
+		b = append(b, `"NextToken":`...)
+		b = appendJSONString(b, *v.NextToken)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *DescribeClustersResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	b = append(b, `"Clusters":`...)
+	if v.Clusters == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range v.Clusters {
+			b = v.Clusters[i].AppendJSON(b)
+			b = append(b, ',')
+		}
+		b = closeList(b)
+	}
+	b = append(b, ',')
+	if v.NextToken != nil {
+		b = append(b, `"NextToken":`...)
+		b = appendJSONString(b, *v.NextToken)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *DestinationBackup) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.CreateTimestamp != nil {
+		b = append(b, `"CreateTimestamp":`...)
+		b = v.CreateTimestamp.appendJSON(b)
+		b = append(b, ',')
+	}
+	if v.SourceBackup != nil {
+		b = append(b, `"SourceBackup":`...)
+		b = appendJSONString(b, *v.SourceBackup)
+		b = append(b, ',')
+	}
+	if v.SourceCluster != nil {
+		b = append(b, `"SourceCluster":`...)
+		b = appendJSONString(b, *v.SourceCluster)
+		b = append(b, ',')
+	}
+	if v.SourceRegion != nil {
+		b = append(b, `"SourceRegion":`...)
+		b = appendJSONString(b, *v.SourceRegion)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *GetResourcePolicyResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Policy != nil {
+		b = append(b, `"Policy":`...)
+		b = appendJSONString(b, *v.Policy)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *Hsm) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.AvailabilityZone != nil {
+		b = append(b, `"AvailabilityZone":`...)
+		b = appendJSONString(b, *v.AvailabilityZone)
+		b = append(b, ',')
+	}
+	if v.ClusterId != nil {
+		b = append(b, `"ClusterId":`...)
+		b = appendJSONString(b, *v.ClusterId)
+		b = append(b, ',')
+	}
+	if v.EniId != nil {
+		b = append(b, `"EniId":`...)
+		b = appendJSONString(b, *v.EniId)
+		b = append(b, ',')
+	}
+	if v.EniIp != nil {
+		b = append(b, `"EniIp":`...)
+		b = appendJSONString(b, *v.EniIp)
+		b = append(b, ',')
+	}
+	if v.EniIpV6 != nil {
+		b = append(b, `"EniIpV6":`...)
+		b = appendJSONString(b, *v.EniIpV6)
+		b = append(b, ',')
+	}
+	if v.HsmId != nil {
+		b = append(b, `"HsmId":`...)
+		b = appendJSONString(b, *v.HsmId)
+		b = append(b, ',')
+	}
+	if v.HsmType != nil {
+		b = append(b, `"HsmType":`...)
+		b = appendJSONString(b, *v.HsmType)
+		b = append(b, ',')
+	}
+	if v.State != nil {
+		b = append(b, `"State":`...)
+		b = appendJSONString(b, *v.State)
+		b = append(b, ',')
+	}
+	if v.StateMessage != nil {
+		b = append(b, `"StateMessage":`...)
+		b = appendJSONString(b, *v.StateMessage)
+		b = append(b, ',')
+	}
+	if v.SubnetId != nil {
+		b = append(b, `"SubnetId":`...)
+		b = appendJSONString(b, *v.SubnetId)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *InitializeClusterResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.State != nil {
+		b = append(b, `"State":`...)
+		b = appendJSONString(b, *v.State)
+		b = append(b, ',')
+	}
+	if v.StateMessage != nil {
+		b = append(b, `"StateMessage":`...)
+		b = appendJSONString(b, *v.StateMessage)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *ListTagsResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.NextToken != nil {
+		b = append(b, `"NextToken":`...)
+		b = appendJSONString(b, *v.NextToken)
+		b = append(b, ',')
+	}
+	b = append(b, `"TagList":`...)
+	if v.TagList == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range v.TagList {
+			b = v.TagList[i].AppendJSON(b)
+			b = append(b, ',')
+		}
+		b = closeList(b)
+	}
+	b = append(b, ',')
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *ModifyBackupAttributesResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Backup != nil {
+		b = append(b, `"Backup":`...)
+		b = v.Backup.AppendJSON(b)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *ModifyClusterResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Cluster != nil {
+		b = append(b, `"Cluster":`...)
+		b = v.Cluster.AppendJSON(b)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *PutResourcePolicyResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Policy != nil {
+		b = append(b, `"Policy":`...)
+		b = appendJSONString(b, *v.Policy)
+		b = append(b, ',')
+	}
+	if v.ResourceArn != nil {
+		b = append(b, `"ResourceArn":`...)
+		b = appendJSONString(b, *v.ResourceArn)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *RestoreBackupResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Backup != nil {
+		b = append(b, `"Backup":`...)
+		b = v.Backup.AppendJSON(b)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *Tag) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if v.Key != nil {
+		b = append(b, `"Key":`...)
+		b = appendJSONString(b, *v.Key)
+		b = append(b, ',')
+	}
+	if v.Value != nil {
+		b = append(b, `"Value":`...)
+		b = appendJSONString(b, *v.Value)
+		b = append(b, ',')
+	}
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *TagResourceResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	return closeObject(b)
+}
+
+// AppendJSON appends v as JSON to b, byte for byte as encoding/json encodes it with HTML escaping off.
+func (v *UntagResourceResponse) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	return closeObject(b)
 }
 
 var (

@@ -26,6 +26,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -84,6 +85,7 @@ type handler struct {
 	newRequestID func() string
 	operations   map[string]bool // the service's operation names
 	faults       Faults          // nil: no fault injection
+	buffers      bufferPool      // response bodies
 }
 
 // ServeHTTP handles one request; every outcome leaves through writeResult or writeError.
@@ -183,23 +185,53 @@ func (h *handler) invoke(ctx context.Context, op string, body []byte) (out any, 
 	return api.Invoke(ctx, h.svc, op, func(in any) error { return decodeInput(body, in) })
 }
 
+// jsonAppender is an output that writes its own JSON: every output shape of package api does
+// (its generated AppendJSON), byte for byte as encoding/json would, without reflection.
+type jsonAppender interface {
+	AppendJSON(b []byte) []byte
+}
+
 // writeResult writes a successful output; a nil output (for example of TagResource) is {}.
 // The JSON is encoded completely before anything is written, so an encoding failure is a clean 500.
 func (h *handler) writeResult(w http.ResponseWriter, r *http.Request, reqID, op string, out any) {
-	var buf bytes.Buffer
-	if isNil(out) {
-		buf.WriteString("{}")
-	} else {
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(out); err != nil {
-			h.writeError(w, r, reqID, op, api.InternalFailure(fmt.Errorf("encoding the %s response: %w", op, err)))
+	buf := h.buffers.get()
+	defer h.buffers.put(buf)
+	body := append((*buf)[:0], "{}"...)
+	if !isNil(out) {
+		a, ok := out.(jsonAppender)
+		if !ok {
+			h.writeError(w, r, reqID, op, api.InternalFailure(fmt.Errorf("encoding the %s response: %T has no AppendJSON", op, out)))
 			return
 		}
+		body = a.AppendJSON((*buf)[:0])
 	}
-	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	*buf = body // keep the grown buffer
 	h.log.DebugContext(r.Context(), "request served", "request_id", reqID, "operation", op, "status", http.StatusOK)
 	write(w, http.StatusOK, body)
+}
+
+// bufferPool recycles response buffers: a page of 50 backups is 14 KiB of JSON, which would
+// otherwise be grown from nothing on every request.
+type bufferPool struct{ pool sync.Pool }
+
+// maxPooledBuffer is the largest buffer kept for reuse; a rare larger response (a page of
+// clusters with their certificates) does not pin its buffer.
+const maxPooledBuffer = 64 << 10
+
+// get returns an empty buffer.
+func (p *bufferPool) get() *[]byte {
+	if buf, ok := p.pool.Get().(*[]byte); ok {
+		return buf
+	}
+	buf := make([]byte, 0, 4<<10)
+	return &buf
+}
+
+// put gives buf back for reuse; nothing may use it afterwards.
+func (p *bufferPool) put(buf *[]byte) {
+	if cap(*buf) <= maxPooledBuffer {
+		p.pool.Put(buf)
+	}
 }
 
 // errorBody is the awsJson error document: exactly these two members.

@@ -39,7 +39,7 @@ func walkLists(v reflect.Value, path string, vs *[]string) {
 		t := v.Type()
 		for i := range t.NumField() {
 			f := t.Field(i)
-			if !f.IsExported() {
+			if !f.IsExported() || !mayHoldList(f.Type) {
 				continue
 			}
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -49,6 +49,9 @@ func walkLists(v reflect.Value, path string, vs *[]string) {
 			walkLists(v.Field(i), join(path, lowerFirst(name)), vs)
 		}
 	case reflect.Map:
+		if !mayHoldList(v.Type().Elem()) {
+			return
+		}
 		keys := v.MapKeys()
 		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		for _, k := range keys {
@@ -61,10 +64,25 @@ func walkLists(v reflect.Value, path string, vs *[]string) {
 				shownList(v), path, MaxListLength))
 			return
 		}
+		if !mayHoldList(v.Type().Elem()) {
+			return
+		}
 		for i := range v.Len() {
 			walkLists(v.Index(i), fmt.Sprintf("%s.%d.member", path, i+1), vs)
 		}
 	}
+}
+
+// mayHoldList reports whether a value of type t can be or contain a list; walkLists does not
+// visit the others (strings, numbers, booleans), so it builds no path for them.
+func mayHoldList(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return mayHoldList(t.Elem())
+	case reflect.Struct, reflect.Map, reflect.Slice, reflect.Interface:
+		return true
+	}
+	return false
 }
 
 // shownList renders the start of a long list: [a, b, c, ... N more].

@@ -289,39 +289,39 @@ func (s *Service) DescribeBackups(ctx context.Context, in *api.DescribeBackupsRe
 	if in.MaxResults != nil {
 		q.Limit = int(*in.MaxResults)
 	}
-	out := &api.DescribeBackupsResponse{Backups: []api.Backup{}}
+	p, err := s.pager("DescribeBackups", who.Account, who.Region,
+		filterScope(in.Filters), strconv.FormatBool(q.Ascending), strconv.FormatBool(shared))
+	if err != nil {
+		return nil, err
+	}
+	if q.After, err = p.cursor(in.NextToken); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	q.Limit++ // one more tells whether another page follows
+	q.WithTags = true
+	var backups []store.Backup
 	err = s.read(ctx, func(tx store.Tx, now time.Time) error {
-		p, err := newPager(tx, "DescribeBackups", who.Account, who.Region,
-			filterScope(in.Filters), strconv.FormatBool(q.Ascending), strconv.FormatBool(shared))
-		if err != nil {
-			return err
-		}
-		if q.After, err = p.cursor(in.NextToken); err != nil {
-			return err
-		}
-		limit := q.Limit
-		q.Limit++ // one more tells whether another page follows
-		backups, err := tx.Backups(q)
-		if err != nil {
+		var err error
+		if backups, err = tx.Backups(q); err != nil {
 			return fmt.Errorf("list backups: %w", err)
-		}
-		if len(backups) > limit {
-			backups = backups[:limit]
-			last := backups[limit-1]
-			out.NextToken = ptr(p.token(store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}))
-		}
-		ids := make([]string, len(backups))
-		for i, b := range backups {
-			ids[i] = b.ID
-		}
-		tags, err := tx.Tags(ids...)
-		if err != nil {
-			return fmt.Errorf("tags of backups: %w", err)
-		}
-		for _, b := range backups {
-			out.Backups = append(out.Backups, toAPIBackup(b, tags[b.ID]))
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// Rendered once the transaction is over, so that it holds its connection (the memory
+	// store's only one) no longer than the reads take.
+	out := &api.DescribeBackupsResponse{}
+	if len(backups) > limit {
+		backups = backups[:limit]
+		last := backups[limit-1]
+		out.NextToken = ptr(p.token(store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}))
+	}
+	out.Backups = make([]api.Backup, len(backups))
+	for i, b := range backups {
+		out.Backups[i] = toAPIBackup(b, b.Tags)
+	}
+	return out, nil
 }

@@ -317,11 +317,12 @@ func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClusters
 		q.Limit = int(*in.MaxResults)
 	}
 	out := &api.DescribeClustersResponse{Clusters: []api.Cluster{}}
+	p, err := s.pager("DescribeClusters", who.Account, who.Region, filterScope(in.Filters))
+	if err != nil {
+		return nil, err
+	}
 	err = s.read(ctx, func(tx store.Tx, now time.Time) error {
-		p, err := newPager(tx, "DescribeClusters", who.Account, who.Region, filterScope(in.Filters))
-		if err != nil {
-			return err
-		}
+		var err error
 		if q.After, err = p.cursor(in.NextToken); err != nil {
 			return err
 		}

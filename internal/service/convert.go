@@ -45,29 +45,44 @@ func fromAPITags(tags []api.Tag) []store.Tag {
 	return out
 }
 
-// toAPIBackup renders a stored backup as the API shows it.
+// toAPIBackup renders a stored backup as the API shows it. The members point into one
+// allocation, v, instead of one each: a page renders 50 backups.
 func toAPIBackup(b store.Backup, tags []store.Tag) api.Backup {
+	v := &struct {
+		store.Backup
+		arn                      string
+		created, deleted, copied api.Timestamp
+	}{Backup: b, arn: arn(b.Region, b.Account, "backup", b.ID), created: api.Timestamp(b.CreatedAt),
+		deleted: api.Timestamp(b.DeleteAt), copied: api.Timestamp(b.CopiedAt)}
 	out := api.Backup{
-		BackupId:        ptr(b.ID),
-		BackupArn:       ptr(arn(b.Region, b.Account, "backup", b.ID)),
-		BackupState:     ptr(b.State),
-		ClusterId:       optional(b.ClusterID),
-		CreateTimestamp: api.NewTimestamp(b.CreatedAt),
-		HsmType:         optional(b.HsmType),
-		Mode:            optional(b.Mode),
-		NeverExpires:    ptr(b.NeverExpires),
-		SourceRegion:    optional(b.SourceRegion),
-		SourceBackup:    optional(b.SourceBackupID),
-		SourceCluster:   optional(b.SourceClusterID),
+		BackupId:        &v.ID,
+		BackupArn:       &v.arn,
+		BackupState:     &v.State,
+		ClusterId:       nonEmpty(&v.ClusterID),
+		CreateTimestamp: &v.created,
+		HsmType:         nonEmpty(&v.HsmType),
+		Mode:            nonEmpty(&v.Mode),
+		NeverExpires:    &v.NeverExpires,
+		SourceRegion:    nonEmpty(&v.SourceRegion),
+		SourceBackup:    nonEmpty(&v.SourceBackupID),
+		SourceCluster:   nonEmpty(&v.SourceClusterID),
 		TagList:         toAPITags(tags),
 	}
 	if !b.DeleteAt.IsZero() {
-		out.DeleteTimestamp = api.NewTimestamp(b.DeleteAt)
+		out.DeleteTimestamp = &v.deleted
 	}
 	if !b.CopiedAt.IsZero() {
-		out.CopyTimestamp = api.NewTimestamp(b.CopiedAt)
+		out.CopyTimestamp = &v.copied
 	}
 	return out
+}
+
+// nonEmpty returns p, or nil when *p is "": an optional member that is absent.
+func nonEmpty(p *string) *string {
+	if *p == "" {
+		return nil
+	}
+	return p
 }
 
 // toAPICluster renders a stored cluster and its HSMs as the API shows them.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -21,31 +22,38 @@ const tokenKeySetting = "pagination.token_key"
 // position, so it stays correct while other requests insert or delete — and is bound by a
 // fingerprint to the request that produced it (caller, operation, filters, order).
 type pager struct {
-	key         []byte
-	fingerprint string
+	key   []byte
+	scope []string // what the token is bound to; hashed only when a token is read or made
 }
 
-// initTokenKey creates the pagination key unless the store has one. It runs in a read-write
-// transaction when the service starts and after a reset, so that reads never have to write.
-func initTokenKey(tx store.Tx, ids *lifecycle.IDSource) error {
+// initTokenKey creates the pagination key unless the store has one, and returns the key in
+// force. It runs in a read-write transaction when the service starts, so that reads never
+// have to write. The key never changes afterwards (Reset keeps it), so each server reads it
+// once, in Prepare, and every replica of one store holds the same key.
+func initTokenKey(tx store.Tx, ids *lifecycle.IDSource) (string, error) {
 	fresh, err := ids.Hex("", 64)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if _, err := tx.InitSetting(tokenKeySetting, fresh); err != nil {
-		return fmt.Errorf("store pagination key: %w", err)
+	key, err := tx.InitSetting(tokenKeySetting, fresh)
+	if err != nil {
+		return "", fmt.Errorf("store pagination key: %w", err)
 	}
-	return nil
+	return key, nil
 }
 
-// newPager returns a pager for one request; scope lists everything the token is bound to.
-func newPager(tx store.Tx, scope ...string) (pager, error) {
-	key, err := tx.Setting(tokenKeySetting)
-	if err != nil {
-		return pager{}, fmt.Errorf("read pagination key (the service was not prepared?): %w", err)
+// pager returns a pager for one request; scope lists everything the token is bound to.
+func (s *Service) pager(scope ...string) (pager, error) {
+	if len(s.tokenKey) == 0 {
+		return pager{}, errors.New("no pagination key: the service was not prepared")
 	}
-	sum := sha256.Sum256([]byte(strings.Join(scope, "\x00")))
-	return pager{key: []byte(key), fingerprint: hex.EncodeToString(sum[:8])}, nil
+	return pager{key: s.tokenKey, scope: scope}, nil
+}
+
+// fingerprint identifies the pager's scope inside a token.
+func (p pager) fingerprint() string {
+	sum := sha256.Sum256([]byte(strings.Join(p.scope, "\x00")))
+	return hex.EncodeToString(sum[:8])
 }
 
 func (p pager) sign(payload string) string {
@@ -56,7 +64,7 @@ func (p pager) sign(payload string) string {
 
 // token returns the NextToken that continues after cur.
 func (p pager) token(cur store.Cursor) string {
-	payload := strconv.FormatInt(cur.CreatedAt.UnixMilli(), 10) + "|" + cur.ID + "|" + p.fingerprint
+	payload := strconv.FormatInt(cur.CreatedAt.UnixMilli(), 10) + "|" + cur.ID + "|" + p.fingerprint()
 	enc := base64.RawURLEncoding.EncodeToString([]byte(payload))
 	return enc + "." + p.sign(enc)
 }
@@ -76,7 +84,7 @@ func (p pager) cursor(token *string) (*store.Cursor, error) {
 		return nil, bad
 	}
 	parts := strings.Split(string(raw), "|")
-	if len(parts) != 3 || parts[2] != p.fingerprint {
+	if len(parts) != 3 || parts[2] != p.fingerprint() {
 		return nil, bad
 	}
 	ms, err := strconv.ParseInt(parts[0], 10, 64)

@@ -133,14 +133,14 @@ func (s *Service) ListTags(ctx context.Context, in *api.ListTagsRequest) (*api.L
 	if in.MaxResults != nil {
 		limit = int(*in.MaxResults)
 	}
+	id := *in.ResourceId
+	p, err := s.pager("ListTags", who.Account, who.Region, id)
+	if err != nil {
+		return nil, err
+	}
 	out := &api.ListTagsResponse{TagList: []api.Tag{}}
 	err = s.read(ctx, func(tx store.Tx, now time.Time) error {
-		id := *in.ResourceId
 		if err := taggable(tx, who, id); err != nil {
-			return err
-		}
-		p, err := newPager(tx, "ListTags", who.Account, who.Region, id)
-		if err != nil {
 			return err
 		}
 		after, err := p.cursor(in.NextToken)

@@ -101,8 +101,8 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
-// backupRow receives rows of backupColumns, followed by a backupTags column when asked. Its
-// Scan destinations are made once and reused for every row of a query.
+// backupRow receives rows of backupColumns or backupColumnsOfOwner, followed by a backupTags
+// column when asked. Its Scan destinations are made once and reused for every row of a query.
 type backupRow struct {
 	b                         store.Backup
 	created                   int64
@@ -111,12 +111,27 @@ type backupRow struct {
 	dest                      []any
 }
 
-// newBackupRow returns a backupRow for rows with (withTags) or without the backupTags column.
+// newBackupRow returns a backupRow for rows of backupColumns, followed by a backupTags column
+// if withTags.
 func newBackupRow(withTags bool) *backupRow {
 	r := &backupRow{}
-	r.dest = []any{&r.b.ID, &r.b.Account, &r.b.Region, &r.b.ClusterID, &r.b.State, &r.b.HsmType,
-		&r.b.Mode, &r.b.NeverExpires, &r.created, &r.deleteAt, &r.copiedAt, &r.b.SourceRegion,
-		&r.b.SourceBackupID, &r.b.SourceClusterID, &r.dueAt, &r.b.Version}
+	return r.receive([]any{&r.b.ID, &r.b.Account, &r.b.Region}, withTags)
+}
+
+// newOwnerBackupRow returns a backupRow for the rows of a query of q's owner (see ofOwner):
+// backupColumnsOfOwner, followed by a backupTags column if q.WithTags. Every row it reads has
+// q's Account and Region.
+func newOwnerBackupRow(q store.BackupQuery) *backupRow {
+	r := &backupRow{b: store.Backup{Account: q.Account, Region: q.Region}}
+	return r.receive([]any{&r.b.ID}, q.WithTags)
+}
+
+// receive sets r's Scan destinations: head (the columns before cluster_id), the columns from
+// cluster_id on, and the tags column if withTags.
+func (r *backupRow) receive(head []any, withTags bool) *backupRow {
+	r.dest = append(head, &r.b.ClusterID, &r.b.State, &r.b.HsmType, &r.b.Mode, &r.b.NeverExpires,
+		&r.created, &r.deleteAt, &r.copiedAt, &r.b.SourceRegion, &r.b.SourceBackupID,
+		&r.b.SourceClusterID, &r.dueAt, &r.b.Version)
 	if withTags {
 		r.dest = append(r.dest, &r.tags)
 	}

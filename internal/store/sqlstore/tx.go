@@ -267,7 +267,12 @@ func (t *tx) Backups(q store.BackupQuery) ([]store.Backup, error) {
 		return nil, fmt.Errorf("list backups: %w", err)
 	}
 	defer rows.Close()
-	row := newBackupRow(q.WithTags)
+	var row *backupRow // as backupsQuery selects them
+	if ofOwner(q) {
+		row = newOwnerBackupRow(q)
+	} else {
+		row = newBackupRow(q.WithTags)
+	}
 	out := make([]store.Backup, 0, rowsExpected(q))
 	for rows.Next() {
 		b, err := row.scan(rows)

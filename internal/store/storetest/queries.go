@@ -212,6 +212,18 @@ func backupsSharedWith(t *testing.T, s store.Store) {
 			})
 		})
 	}
+	t.Run("shared backups carry their owners' account and region", func(t *testing.T) {
+		view(t, s, func(tx store.Tx) error {
+			got, err := tx.Backups(store.BackupQuery{Account: acctC, Region: region1, SharedWith: acctC, WithTags: true})
+			noErr(t, "Backups", err)
+			var owners []string
+			for _, b := range got {
+				owners = append(owners, b.Account+"/"+b.Region)
+			}
+			equal(t, "owners", owners, []string{acctA + "/" + region1, acctB + "/" + region1, acctA + "/" + region1})
+			return nil
+		})
+	})
 }
 
 // orderFixture has ties on CreatedAt, inserted out of order.
