@@ -29,10 +29,8 @@ func (e *env) takeBackups(t *testing.T, clusterID, body string) admin.BackupsTak
 	return out
 }
 
-// allBackupsOf is backupsOf (a cluster's backups, oldest first) for hundreds of pages: it lets
-// the SDK retry, because over that many requests its transport now and then closes a keep-alive
-// connection under a response (aws/aws-sdk-go-v2#2737, "use of closed network connection"),
-// which the SDK's retryer absorbs and the test clients' single attempt does not.
+// allBackupsOf is backupsOf (a cluster's backups, oldest first) for hundreds of pages, with
+// the test's context (see retryReads).
 func allBackupsOf(t *testing.T, c *cloudhsmv2.Client, clusterID string) []types.Backup {
 	t.Helper()
 	var all []types.Backup
@@ -40,7 +38,7 @@ func allBackupsOf(t *testing.T, c *cloudhsmv2.Client, clusterID string) []types.
 		Filters: map[string][]string{"clusterIds": {clusterID}}, SortAscending: aws.Bool(true),
 	})
 	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context(), func(o *cloudhsmv2.Options) { o.RetryMaxAttempts = 3 })
+		page, err := p.NextPage(t.Context(), retryReads)
 		if err != nil {
 			t.Fatalf("DescribeBackups: %v", err)
 		}

@@ -452,7 +452,7 @@ func describePages(t *testing.T, c *cloudhsmv2.Client, in *cloudhsmv2.DescribeBa
 	var all []types.Backup
 	p := cloudhsmv2.NewDescribeBackupsPaginator(c, in)
 	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
+		page, err := p.NextPage(context.Background(), retryReads)
 		if err != nil {
 			t.Fatalf("DescribeBackups: %v", err)
 		}

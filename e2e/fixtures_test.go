@@ -77,6 +77,12 @@ func describeBackup(t *testing.T, c *cloudhsmv2.Client, id string) types.Backup 
 	return out.Backups[0]
 }
 
+// retryReads lets a read retry. The test clients make one attempt, so that every error answer
+// shows; but over many pages the SDK's transport now and then closes a keep-alive connection
+// under its own response (aws/aws-sdk-go-v2#2737, "use of closed network connection"), which its
+// retryer absorbs. Paging helpers use it; an error answer that retries do not clear still fails.
+func retryReads(o *cloudhsmv2.Options) { o.RetryMaxAttempts = 3 }
+
 func backupsOf(t *testing.T, c *cloudhsmv2.Client, clusterID string) []types.Backup {
 	t.Helper()
 	var all []types.Backup
@@ -84,7 +90,7 @@ func backupsOf(t *testing.T, c *cloudhsmv2.Client, clusterID string) []types.Bac
 		Filters: map[string][]string{"clusterIds": {clusterID}}, SortAscending: aws.Bool(true),
 	})
 	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
+		page, err := p.NextPage(context.Background(), retryReads)
 		if err != nil {
 			t.Fatalf("DescribeBackups: %v", err)
 		}
