@@ -439,3 +439,14 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		t.Fatal("the server still answers after shutdown")
 	}
 }
+
+// TestServeRefusesDurabilityTheStoreCannotGive: a valid --durability that the store cannot
+// honour stops the server at start, with the reason, before it listens.
+func TestServeRefusesDurabilityTheStoreCannotGive(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // should the server start after all, it stops at once
+	code, _, stderr := runCmd(ctx, env(nil), "serve", "--addr", "127.0.0.1:0", "--store", "memory", "--durability", "fsync")
+	if code == 0 || !strings.Contains(stderr, "durability fsync needs a store on disk") {
+		t.Fatalf("exit %d, stderr %q; want a failure naming the durability", code, stderr)
+	}
+}
