@@ -18,8 +18,9 @@ test: test-go test-fuzz test-compat
 test-go:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	@$(GO) run ./internal/api/gen -model spec/cloudhsmv2.smithy.json -out /tmp/zz_shapes.check.go && \
-		cmp -s /tmp/zz_shapes.check.go internal/api/zz_shapes.go || { echo "internal/api is stale: run make generate"; exit 1; }
+	@check=$$(mktemp --suffix=.go) && trap 'rm -f "$$check"' EXIT && \
+		$(GO) run ./internal/api/gen -model spec/cloudhsmv2.smithy.json -out "$$check" && \
+		cmp -s "$$check" internal/api/zz_shapes.go || { echo "internal/api is stale: run make generate"; exit 1; }
 	$(GO) test -race -count=1 ./...
 
 ## test-fuzz: run every Fuzz target for FUZZTIME (make test-fuzz FUZZTIME=5m for a longer hunt);
