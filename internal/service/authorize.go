@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/arn"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/policy"
 )
@@ -48,16 +49,22 @@ func accessDenied(who identity.Caller, action, resource, why string) *api.Error 
 		who.Account, action, resource, why)
 }
 
-// authorize asks the configured Authorizer whether who may make request in (an operation's
-// input); it is a no-op in permissive mode. An input it has no mapping for is an internal
+// authorize resolves the resources request in (an operation's input) addresses to their
+// canonical ARNs and asks the configured Authorizer whether who may act on them. An ARN that is
+// not canonical is refused in both modes (CloudHsmInvalidRequestException, before anything else
+// is looked at), so a policy can never be side-stepped by spelling a resource differently; in
+// permissive mode nothing else is checked. An input it has no mapping for is an internal
 // failure, never an allowance.
 func (s *Service) authorize(who identity.Caller, in any) error {
-	if s.cfg.Authorizer == nil {
-		return nil
+	action, resources, err := permission(who, in)
+	if err != nil {
+		return err
 	}
-	action, resources := permission(who, in)
 	if action == "" {
 		return api.InternalFailure(fmt.Errorf("service: no permission mapping for %T", in))
+	}
+	if s.cfg.Authorizer == nil {
+		return nil
 	}
 	return s.cfg.Authorizer.Authorize(who, action, resources...)
 }
@@ -65,73 +72,93 @@ func (s *Service) authorize(who identity.Caller, in any) error {
 // actionPrefix starts every CloudHSM v2 IAM action.
 const actionPrefix = "cloudhsm:"
 
-// permission maps a request to its IAM action ("cloudhsm:<Operation>") and the resources it is
-// authorized on, following AWS's Service Authorization Reference for CloudHSM:
+// permission maps a request to its IAM action ("cloudhsm:<Operation>") and the canonical ARNs of
+// the resources it is authorized on, following AWS's Service Authorization Reference for
+// CloudHSM:
 //   - an operation on one cluster (CreateHsm, DeleteHsm, InitializeCluster, ModifyCluster,
 //     DeleteCluster) or one backup (DeleteBackup, RestoreBackup, ModifyBackupAttributes,
 //     CopyBackupToRegion): that resource's ARN in the caller's account and region, whether or
 //     not it exists, so a denial never reveals existence;
 //   - TagResource, UntagResource, ListTags: the ARN of the cluster or backup named by ResourceId;
-//   - Put/Get/DeleteResourcePolicy: ResourceArn as given;
-//   - CreateCluster from a backup: the backup's ARN (SourceBackupId as given if it is an ARN, else
-//     the caller's own backup); CreateCluster from nothing, DescribeClusters, DescribeBackups: "*".
+//   - Put/Get/DeleteResourcePolicy: the resource ResourceArn addresses;
+//   - CreateCluster from a backup: the backup SourceBackupId addresses (the ARN's resource, or the
+//     caller's own backup for a plain ID); CreateCluster from nothing, DescribeClusters,
+//     DescribeBackups: "*".
 //
-// Inputs have passed the model's validation, so required members are set.
-func permission(who identity.Caller, in any) (action string, resources []string) {
-	cluster := func(id *string) []string { return []string{arn(who.Region, who.Account, "cluster", str(id))} }
-	backup := func(id *string) []string { return []string{arn(who.Region, who.Account, "backup", str(id))} }
-	tagged := func(id *string) []string {
-		if strings.HasPrefix(str(id), "cluster-") {
-			return cluster(id)
-		}
-		return backup(id)
+// Every ARN a client gives is parsed by arn.Parse and authorized as the canonical ARN of what it
+// addresses; the error of one that is not canonical is a CloudHsmInvalidRequestException naming
+// it. Inputs have passed the model's validation, so required members are set.
+func permission(who identity.Caller, in any) (action string, resources []string, err error) {
+	own := func(kind string, id *string) []string {
+		return []string{arn.New(who.Region, who.Account, kind, str(id)).String()}
 	}
-	given := func(a *string) []string { return []string{str(a)} }
+	tagged := func(id *string) []string {
+		if strings.HasPrefix(str(id), arn.KindCluster+"-") {
+			return own(arn.KindCluster, id)
+		}
+		return own(arn.KindBackup, id)
+	}
+	given := func(a *string) ([]string, error) {
+		r, err := parseARN(str(a))
+		return []string{r.String()}, err
+	}
 	everything := []string{"*"}
 	switch in := in.(type) {
 	case *api.CopyBackupToRegionRequest:
-		return actionPrefix + "CopyBackupToRegion", backup(in.BackupId)
+		return actionPrefix + "CopyBackupToRegion", own(arn.KindBackup, in.BackupId), nil
 	case *api.CreateClusterRequest:
-		if in.SourceBackupId == nil {
-			return actionPrefix + "CreateCluster", everything
+		switch {
+		case in.SourceBackupId == nil:
+			return actionPrefix + "CreateCluster", everything, nil
+		case strings.HasPrefix(*in.SourceBackupId, "arn:"):
+			r, err := given(in.SourceBackupId)
+			return actionPrefix + "CreateCluster", r, err
 		}
-		if strings.HasPrefix(*in.SourceBackupId, "arn:") {
-			return actionPrefix + "CreateCluster", given(in.SourceBackupId)
-		}
-		return actionPrefix + "CreateCluster", backup(in.SourceBackupId)
+		return actionPrefix + "CreateCluster", own(arn.KindBackup, in.SourceBackupId), nil
 	case *api.CreateHsmRequest:
-		return actionPrefix + "CreateHsm", cluster(in.ClusterId)
+		return actionPrefix + "CreateHsm", own(arn.KindCluster, in.ClusterId), nil
 	case *api.DeleteBackupRequest:
-		return actionPrefix + "DeleteBackup", backup(in.BackupId)
+		return actionPrefix + "DeleteBackup", own(arn.KindBackup, in.BackupId), nil
 	case *api.DeleteClusterRequest:
-		return actionPrefix + "DeleteCluster", cluster(in.ClusterId)
+		return actionPrefix + "DeleteCluster", own(arn.KindCluster, in.ClusterId), nil
 	case *api.DeleteHsmRequest:
-		return actionPrefix + "DeleteHsm", cluster(in.ClusterId)
+		return actionPrefix + "DeleteHsm", own(arn.KindCluster, in.ClusterId), nil
 	case *api.DeleteResourcePolicyRequest:
-		return actionPrefix + "DeleteResourcePolicy", given(in.ResourceArn)
+		r, err := given(in.ResourceArn)
+		return actionPrefix + "DeleteResourcePolicy", r, err
 	case *api.DescribeBackupsRequest:
-		return actionPrefix + "DescribeBackups", everything
+		return actionPrefix + "DescribeBackups", everything, nil
 	case *api.DescribeClustersRequest:
-		return actionPrefix + "DescribeClusters", everything
+		return actionPrefix + "DescribeClusters", everything, nil
 	case *api.GetResourcePolicyRequest:
-		return actionPrefix + "GetResourcePolicy", given(in.ResourceArn)
+		r, err := given(in.ResourceArn)
+		return actionPrefix + "GetResourcePolicy", r, err
 	case *api.InitializeClusterRequest:
-		return actionPrefix + "InitializeCluster", cluster(in.ClusterId)
+		return actionPrefix + "InitializeCluster", own(arn.KindCluster, in.ClusterId), nil
 	case *api.ListTagsRequest:
-		return actionPrefix + "ListTags", tagged(in.ResourceId)
+		return actionPrefix + "ListTags", tagged(in.ResourceId), nil
 	case *api.ModifyBackupAttributesRequest:
-		return actionPrefix + "ModifyBackupAttributes", backup(in.BackupId)
+		return actionPrefix + "ModifyBackupAttributes", own(arn.KindBackup, in.BackupId), nil
 	case *api.ModifyClusterRequest:
-		return actionPrefix + "ModifyCluster", cluster(in.ClusterId)
+		return actionPrefix + "ModifyCluster", own(arn.KindCluster, in.ClusterId), nil
 	case *api.PutResourcePolicyRequest:
-		return actionPrefix + "PutResourcePolicy", given(in.ResourceArn)
+		r, err := given(in.ResourceArn)
+		return actionPrefix + "PutResourcePolicy", r, err
 	case *api.RestoreBackupRequest:
-		return actionPrefix + "RestoreBackup", backup(in.BackupId)
+		return actionPrefix + "RestoreBackup", own(arn.KindBackup, in.BackupId), nil
 	case *api.TagResourceRequest:
-		return actionPrefix + "TagResource", tagged(in.ResourceId)
+		return actionPrefix + "TagResource", tagged(in.ResourceId), nil
 	case *api.UntagResourceRequest:
-		return actionPrefix + "UntagResource", tagged(in.ResourceId)
+		return actionPrefix + "UntagResource", tagged(in.ResourceId), nil
 	}
-	return "", nil // not an operation's input: a programming error
+	return "", nil, nil // not an operation's input: a programming error
+}
 
+// parseARN is arn.Parse with its error as the client sees it.
+func parseARN(s string) (arn.ARN, error) {
+	a, err := arn.Parse(s)
+	if err != nil {
+		return arn.ARN{}, invalid("%v.", err)
+	}
+	return a, nil
 }

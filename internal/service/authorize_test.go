@@ -50,7 +50,10 @@ func TestPermission(t *testing.T) {
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
-		action, resources := permission(who, tt.in)
+		action, resources, err := permission(who, tt.in)
+		if err != nil {
+			t.Errorf("permission(%T): %v", tt.in, err)
+		}
 		if action != "cloudhsm:"+tt.action || !slices.Equal(resources, []string{tt.resource}) {
 			t.Errorf("permission(%T) = %s %v, want cloudhsm:%s [%s]", tt.in, action, resources, tt.action, tt.resource)
 		}
@@ -61,8 +64,37 @@ func TestPermission(t *testing.T) {
 			t.Errorf("operation %s has no permission row", op)
 		}
 	}
-	if action, _ := permission(who, struct{}{}); action != "" {
+	if action, _, _ := permission(who, struct{}{}); action != "" {
 		t.Errorf("permission(unknown) = %q, want none", action)
+	}
+}
+
+// TestPermissionRefusesNonCanonicalARNs: an ARN that passes the model's pattern but is not the
+// canonical spelling of its resource is refused before any policy is asked, so no spelling can
+// side-step a Deny written on the canonical ARN.
+func TestPermissionRefusesNonCanonicalARNs(t *testing.T) {
+	who := identity.Caller{Account: "111122223333", Region: "us-east-1"}
+	spellings := []string{
+		"arn:aws-us-gov:cloudhsm:us-east-1:111122223333:backup/backup-aaaaaaaaaaa",
+		"arn:aws:cloudhsm:us-gov-west-1:111122223333:backup/backup-aaaaaaaaaaa",
+		"arn:aws:cloudhsm:us-iso-east-1:111122223333:backup/backup-aaaaaaaaaaa",
+		"arn:aws-us-gov:cloudhsm:us-isob-east-1:111122223333:backup/backup-aaaaaaaaaaa",
+	}
+	inputs := func(ref string) []any {
+		return []any{
+			&api.CreateClusterRequest{SourceBackupId: s(ref)},
+			&api.PutResourcePolicyRequest{ResourceArn: s(ref)},
+			&api.GetResourcePolicyRequest{ResourceArn: s(ref)},
+			&api.DeleteResourcePolicyRequest{ResourceArn: s(ref)},
+		}
+	}
+	for _, ref := range spellings {
+		for _, in := range inputs(ref) {
+			_, resources, err := permission(who, in)
+			if e := api.AsError(err); err == nil || e.Code != api.CodeInvalidRequest || !strings.Contains(e.Message, ref) {
+				t.Errorf("permission(%T %s) = %v, %v; want CloudHsmInvalidRequestException naming the ARN", in, ref, resources, err)
+			}
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/arn"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
@@ -124,7 +125,7 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRe
 	if *in.DestinationRegion == who.Region {
 		return nil, invalid("DestinationRegion %s is the backup's own region; choose another region.", who.Region)
 	}
-	if partition(*in.DestinationRegion) != partition(who.Region) {
+	if arn.Partition(*in.DestinationRegion) != arn.Partition(who.Region) {
 		return nil, invalid("Backups cannot be copied between partitions (%s to %s).", who.Region, *in.DestinationRegion)
 	}
 	var tags []store.Tag

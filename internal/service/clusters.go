@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/arn"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/certs"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
@@ -123,22 +124,27 @@ func (s *Service) subnet(tx store.Tx, who identity.Caller, id string) (topology.
 	return sub, nil
 }
 
-// sourceBackup resolves CreateCluster's SourceBackupId (an ID, or the ARN of a backup owned by
-// or shared with the caller) to a READY backup. Another account's ARN that is not shared with
-// the caller for cloudhsm:CreateCluster is refused the same way whether or not the backup
-// exists, so existence never leaks.
+// sourceBackup resolves CreateCluster's SourceBackupId (an ID, or the canonical ARN of a backup
+// owned by or shared with the caller) to a READY backup. Another account's ARN that is not
+// shared with the caller for cloudhsm:CreateCluster is refused the same way whether or not the
+// backup exists, so existence never leaks.
 func sourceBackup(tx store.Tx, who identity.Caller, ref string) (store.Backup, error) {
 	id := ref
 	if strings.HasPrefix(ref, "arn:") {
-		parts := strings.Split(ref, ":") // validated: arn:<partition>:cloudhsm:<region>:<account>:backup/<id>
-		region, account := parts[3], parts[4]
-		id = strings.TrimPrefix(parts[5], "backup/")
-		if region != who.Region { // decided by the ARN alone: nothing leaks
+		a, err := parseARN(ref)
+		if err != nil {
+			return store.Backup{}, err
+		}
+		if a.Kind != arn.KindBackup {
+			return store.Backup{}, invalid("SourceBackupId %s is not the ARN of a backup.", ref)
+		}
+		if a.Region != who.Region { // decided by the ARN alone: nothing leaks
 			return store.Backup{}, notFound("Backup", ref)
 		}
-		if account != who.Account {
-			return sharedBackup(tx, who, ref, id, account, region)
+		if a.Account != who.Account {
+			return sharedBackup(tx, who, a)
 		}
+		id = a.ID
 	}
 	b, err := ownedBackup(tx, who, id)
 	if err != nil {
@@ -147,17 +153,18 @@ func sourceBackup(tx store.Tx, who identity.Caller, ref string) (store.Backup, e
 	return b, checkSourceReady(b)
 }
 
-// sharedBackup loads another account's backup that its policy lets the caller build a cluster from.
-func sharedBackup(tx store.Tx, who identity.Caller, ref, id, account, region string) (store.Backup, error) {
+// sharedBackup loads another account's backup, addressed by its canonical ARN, that its policy
+// lets the caller build a cluster from.
+func sharedBackup(tx store.Tx, who identity.Caller, ref arn.ARN) (store.Backup, error) {
 	denied := api.Errorf(api.CodeAccessDenied, "Account %s is not allowed to create a cluster from backup %s: its owner has not shared it with cloudhsm:CreateCluster.", who.Account, ref)
-	b, err := tx.Backup(id)
+	b, err := tx.Backup(ref.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Backup{}, denied
 	}
 	if err != nil {
-		return store.Backup{}, fmt.Errorf("load backup %s: %w", id, err)
+		return store.Backup{}, fmt.Errorf("load backup %s: %w", ref.ID, err)
 	}
-	if b.Account != account || b.Region != region {
+	if b.Account != ref.Account || b.Region != ref.Region {
 		return store.Backup{}, denied
 	}
 	ok, err := granted(tx, b, who.Account, grantCreateCluster)

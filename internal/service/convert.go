@@ -2,23 +2,15 @@ package service
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/arn"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
-// partition returns the AWS partition of a region: aws-us-gov for GovCloud, else aws.
-func partition(region string) string {
-	if strings.HasPrefix(region, "us-gov-") {
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
-// arn returns the ARN of a resource ("backup", "cluster") of an account and region.
-func arn(region, account, kind, id string) string {
-	return "arn:" + partition(region) + ":cloudhsm:" + region + ":" + account + ":" + kind + "/" + id
+// backupARN returns the canonical ARN of a backup.
+func backupARN(b store.Backup) string {
+	return arn.New(b.Region, b.Account, arn.KindBackup, b.ID).String()
 }
 
 // optional returns nil for "", else a pointer to s.
@@ -52,7 +44,7 @@ func toAPIBackup(b store.Backup, tags []store.Tag) api.Backup {
 		store.Backup
 		arn                      string
 		created, deleted, copied api.Timestamp
-	}{Backup: b, arn: arn(b.Region, b.Account, "backup", b.ID), created: api.Timestamp(b.CreatedAt),
+	}{Backup: b, arn: backupARN(b), created: api.Timestamp(b.CreatedAt),
 		deleted: api.Timestamp(b.DeleteAt), copied: api.Timestamp(b.CopiedAt)}
 	out := api.Backup{
 		BackupId:        &v.ID,

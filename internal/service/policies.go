@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/arn"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/policy"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
@@ -48,7 +48,7 @@ func granted(tx store.Tx, b store.Backup, account, action string) (bool, error) 
 
 // shareRequest is the question a backup's resource policy answers for a grantee.
 func shareRequest(b store.Backup, account, action string) policy.Request {
-	return policy.Request{Principal: account, Action: action, Resource: arn(b.Region, b.Account, "backup", b.ID)}
+	return policy.Request{Principal: account, Action: action, Resource: backupARN(b)}
 }
 
 // stringOrList is an IAM policy value that may be one string or a list of strings.
@@ -123,7 +123,7 @@ func policyDocumentError(err error) error {
 // each named account's are the decisions of package policy's evaluator on the document, the same
 // evaluation granted makes later, so the index and the evaluator cannot disagree.
 func parsePolicy(doc string, b store.Backup) ([]store.Grant, error) {
-	backupArn := arn(b.Region, b.Account, "backup", b.ID)
+	backupArn := backupARN(b)
 	var p struct {
 		Version   string
 		Statement statementList
@@ -190,24 +190,25 @@ func parsePolicy(doc string, b store.Backup) ([]store.Grant, error) {
 }
 
 // policyTarget resolves a resource ARN to a backup of the caller: only backups carry
-// policies, and only their owner may read or change them.
+// policies, and only their owner may read or change them. The ARN must be canonical (arn.Parse).
 func policyTarget(tx store.Tx, who identity.Caller, resourceArn *string) (store.Backup, error) {
 	if resourceArn == nil {
 		return store.Backup{}, &api.ValidationError{Violations: []string{"Value null at 'resourceArn' failed to satisfy constraint: Member must not be null"}}
 	}
-	parts := strings.Split(*resourceArn, ":") // validated by the model's pattern: 6 parts
-	region, account, resource := parts[3], parts[4], parts[5]
-	id, ok := strings.CutPrefix(resource, "backup/")
-	if !ok {
-		return store.Backup{}, invalid("Resource policies are only supported on backups, not on %s.", *resourceArn)
+	a, err := parseARN(*resourceArn)
+	if err != nil {
+		return store.Backup{}, err
 	}
-	if account != who.Account {
-		return store.Backup{}, api.Errorf(api.CodeAccessDenied, "Only the owner of %s can read or change its resource policy.", *resourceArn)
+	if a.Kind != arn.KindBackup {
+		return store.Backup{}, invalid("Resource policies are only supported on backups, not on %s.", a)
 	}
-	if region != who.Region {
-		return store.Backup{}, notFound("Backup", *resourceArn)
+	if a.Account != who.Account {
+		return store.Backup{}, api.Errorf(api.CodeAccessDenied, "Only the owner of %s can read or change its resource policy.", a)
 	}
-	return ownedBackup(tx, who, id)
+	if a.Region != who.Region {
+		return store.Backup{}, notFound("Backup", a.String())
+	}
+	return ownedBackup(tx, who, a.ID)
 }
 
 // PutResourcePolicy shares a READY backup with other accounts.

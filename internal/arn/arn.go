@@ -1,0 +1,154 @@
+// Package arn names CloudHSM v2 resources: it builds the one canonical ARN of a cluster, HSM or
+// backup, and parses an ARN a client sent into the resource it addresses.
+//
+// Authorization (strict-mode identity policies and backup sharing) is decided on the canonical
+// ARN of the resource addressed, never on the client's spelling (docs/DECISIONS.md, "Strict
+// mode"). Parse therefore accepts exactly one spelling per resource: an ARN whose partition is
+// not its region's, or that differs from the canonical form in any other way, is refused, so
+// that no two strings can name the same resource.
+//
+// This package must never know the store, the operations or the wire: it is string rules only.
+package arn
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The resource kinds that have ARNs.
+const (
+	KindBackup  = "backup"
+	KindCluster = "cluster"
+	KindHsm     = "hsm"
+)
+
+// Service is the service part of every CloudHSM v2 ARN.
+const Service = "cloudhsm"
+
+// ARN is a parsed CloudHSM v2 resource ARN:
+// arn:<partition>:cloudhsm:<region>:<account>:<kind>/<id>.
+type ARN struct {
+	Partition string // "aws", or "aws-us-gov" for GovCloud regions
+	Region    string // e.g. "us-east-1"
+	Account   string // 12 digits
+	Kind      string // KindBackup, KindCluster or KindHsm
+	ID        string // e.g. "backup-abcdefghijk"; it starts with Kind + "-"
+}
+
+// Partition returns the partition of a region: "aws-us-gov" for GovCloud regions (us-gov-*), else
+// "aws". These are the two partitions the model's ARN pattern admits.
+func Partition(region string) string {
+	if strings.HasPrefix(region, "us-gov-") {
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// New returns the canonical ARN of resource id of the given kind in an account and region.
+func New(region, account, kind, id string) ARN {
+	return ARN{Partition: Partition(region), Region: region, Account: account, Kind: kind, ID: id}
+}
+
+// String renders the ARN.
+func (a ARN) String() string {
+	return "arn:" + a.Partition + ":" + Service + ":" + a.Region + ":" + a.Account + ":" + a.Kind + "/" + a.ID
+}
+
+// Parse reads a CloudHSM v2 resource ARN and returns the resource it addresses. It accepts only
+// the canonical spelling: "arn", the region's own partition, "cloudhsm", a lowercase region, a
+// 12-digit account, a known kind and an ID of that kind, separated exactly as String writes
+// them, with nothing before or after. The error says what differs; callers answer it with
+// CloudHsmInvalidRequestException.
+func Parse(s string) (ARN, error) {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != Service {
+		return ARN{}, fmt.Errorf("%s is not a CloudHSM ARN: expected arn:<partition>:cloudhsm:<region>:<account>:<type>/<id>", clip(s))
+	}
+	kind, id, ok := strings.Cut(parts[5], "/")
+	a := ARN{Partition: parts[1], Region: parts[3], Account: parts[4], Kind: kind, ID: id}
+	switch {
+	case !isRegion(a.Region):
+		return ARN{}, fmt.Errorf("ARN %s names no valid region", clip(s))
+	case a.Partition != Partition(a.Region):
+		return ARN{}, fmt.Errorf("ARN %s has partition %s, but region %s is in partition %s", clip(s), clip(a.Partition), a.Region, Partition(a.Region))
+	case !isAccount(a.Account):
+		return ARN{}, fmt.Errorf("ARN %s names no valid account: an account ID is 12 digits", clip(s))
+	case !ok || (kind != KindBackup && kind != KindCluster && kind != KindHsm):
+		return ARN{}, fmt.Errorf("ARN %s names no CloudHSM resource: expected backup/, cluster/ or hsm/ after the account", clip(s))
+	case !isID(kind, id):
+		return ARN{}, fmt.Errorf("ARN %s has no valid %s ID: expected %s- and 11 to 16 characters from a-z, A-Z and 2-7", clip(s), kind, kind)
+	}
+	return a, nil
+}
+
+// isRegion reports whether s has the model's Region shape:
+// ^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d$.
+func isRegion(s string) bool {
+	if len(s) < 2 || !isLower(s[0]) || !isLower(s[1]) {
+		return false
+	}
+	rest := strings.TrimPrefix(s[2:], "-gov")
+	rest, ok := strings.CutPrefix(rest, "-")
+	if !ok {
+		return false
+	}
+	directions := 0
+	for directions < 2 {
+		d, found := cutDirection(rest)
+		if !found {
+			break
+		}
+		rest, directions = d, directions+1
+	}
+	return directions > 0 && len(rest) == 2 && rest[0] == '-' && rest[1] >= '0' && rest[1] <= '9'
+}
+
+// cutDirection removes one compass word from the front of s.
+func cutDirection(s string) (string, bool) {
+	for _, d := range []string{"east", "west", "north", "south", "central"} {
+		if rest, ok := strings.CutPrefix(s, d); ok {
+			return rest, true
+		}
+	}
+	return s, false
+}
+
+// isAccount reports whether s is exactly 12 ASCII digits.
+func isAccount(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isID reports whether id is kind + "-" and 11 to 16 characters from [2-7a-zA-Z], the model's
+// pattern for cluster, backup and HSM IDs.
+func isID(kind, id string) bool {
+	rest, ok := strings.CutPrefix(id, kind+"-")
+	if !ok || len(rest) < 11 || len(rest) > 16 {
+		return false
+	}
+	for i := range len(rest) {
+		c := rest[i]
+		if !(isLower(c) || c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+
+// clip shortens client input quoted in an error message.
+func clip(s string) string {
+	const limit = 160
+	if len(s) <= limit {
+		return s
+	}
+	return strings.ToValidUTF8(s[:limit], "") + "..."
+}
