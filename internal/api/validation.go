@@ -11,35 +11,53 @@ import (
 
 // ValidationError lists the constraint violations of one request, in AWS's wording:
 // "2 validation errors detected: Value 'x' at 'backupId' failed to satisfy constraint: ...; ...".
+// At most MaxViolations are listed; More counts the others, so the message stays short
+// whatever the request.
 type ValidationError struct {
 	Violations []string
+	More       int
 }
 
-// Error returns the message AWS services send for constraint violations.
+// Error returns the message AWS services send for constraint violations, with
+// "; and N more" when some were not listed.
 func (e *ValidationError) Error() string {
+	total := len(e.Violations) + e.More
 	noun := "errors"
-	if len(e.Violations) == 1 {
+	if total == 1 {
 		noun = "error"
 	}
-	return fmt.Sprintf("%d validation %s detected: %s", len(e.Violations), noun, strings.Join(e.Violations, "; "))
+	msg := fmt.Sprintf("%d validation %s detected: %s", total, noun, strings.Join(e.Violations, "; "))
+	if e.More > 0 {
+		msg += fmt.Sprintf("; and %d more", e.More)
+	}
+	return msg
 }
 
-// Violations collects constraint violations while a request is checked.
-type Violations []string
+// Violations collects constraint violations while a request is checked: the first
+// MaxViolations in full, the rest only counted.
+type Violations struct {
+	listed []string
+	more   int
+}
 
 // Err returns nil when nothing was violated, else a *ValidationError.
 func (vs Violations) Err() error {
-	if len(vs) == 0 {
+	if len(vs.listed) == 0 {
 		return nil
 	}
-	return &ValidationError{Violations: vs}
+	return &ValidationError{Violations: vs.listed, More: vs.more}
 }
 
 func (vs *Violations) add(value, path, constraint string) {
-	*vs = append(*vs, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", value, path, constraint))
+	if len(vs.listed) == MaxViolations {
+		vs.more++
+		return
+	}
+	vs.listed = append(vs.listed, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", value, path, constraint))
 }
 
-func quote(s string) string { return "'" + s + "'" }
+// quote renders a client value in a message, clipped.
+func quote(s string) string { return "'" + Clip(s) + "'" }
 
 // Null records a required member that is missing.
 func (vs *Violations) Null(path string) { vs.add("null", path, "Member must not be null") }
@@ -101,11 +119,20 @@ func (vs *Violations) Range(path string, n int64, minVal, maxVal int64) {
 // memberPath names the i-th element of a list as AWS does: "tagList.1.member" (1-based).
 func memberPath(path string, i int) string { return fmt.Sprintf("%s.%d.member", path, i+1) }
 
-// listString renders a list the way AWS quotes it in messages: [a, b].
+// maxShownElements is how many elements of a list or map a message shows: twice the model's
+// largest list limit (50 tags), so that a list over a model limit is shown whole, as AWS shows
+// it, while one of a thousand elements is not.
+const maxShownElements = 100
+
+// listString renders a list the way AWS quotes it in messages, [a, b], showing at most
+// maxShownElements elements (each clipped) and counting the rest: [a, b, …, ... 900 more].
 func listString[T any](list []T) string {
-	parts := make([]string, len(list))
-	for i, e := range list {
-		parts[i] = fmt.Sprint(e)
+	parts := make([]string, 0, maxShownElements+1)
+	for _, e := range list[:min(len(list), maxShownElements)] {
+		parts = append(parts, Clip(fmt.Sprint(e)))
+	}
+	if n := len(list) - maxShownElements; n > 0 {
+		parts = append(parts, fmt.Sprintf("... %d more", n))
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }
@@ -121,12 +148,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// mapString renders a map as {k=[v], ...} with sorted keys.
+// mapString renders a map as {k=[v], ...} with sorted keys, showing at most maxShownElements
+// entries (each clipped) and counting the rest.
 func mapString[V any](m map[string]V) string {
 	keys := sortedKeys(m)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
+	parts := make([]string, 0, maxShownElements+1)
+	for _, k := range keys[:min(len(keys), maxShownElements)] {
+		parts = append(parts, Clip(fmt.Sprintf("%s=%v", k, m[k])))
+	}
+	if n := len(keys) - maxShownElements; n > 0 {
+		parts = append(parts, fmt.Sprintf("... %d more", n))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }

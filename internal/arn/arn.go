@@ -13,6 +13,8 @@ package arn
 import (
 	"fmt"
 	"strings"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 )
 
 // The resource kinds that have ARNs.
@@ -62,21 +64,21 @@ func (a ARN) String() string {
 func Parse(s string) (ARN, error) {
 	parts := strings.SplitN(s, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" || parts[2] != Service {
-		return ARN{}, fmt.Errorf("%s is not a CloudHSM ARN: expected arn:<partition>:cloudhsm:<region>:<account>:<type>/<id>", clip(s))
+		return ARN{}, fmt.Errorf("%s is not a CloudHSM ARN: expected arn:<partition>:cloudhsm:<region>:<account>:<type>/<id>", api.Clip(s))
 	}
 	kind, id, ok := strings.Cut(parts[5], "/")
 	a := ARN{Partition: parts[1], Region: parts[3], Account: parts[4], Kind: kind, ID: id}
 	switch {
 	case !isRegion(a.Region):
-		return ARN{}, fmt.Errorf("ARN %s names no valid region", clip(s))
+		return ARN{}, fmt.Errorf("ARN %s names no valid region", api.Clip(s))
 	case a.Partition != Partition(a.Region):
-		return ARN{}, fmt.Errorf("ARN %s has partition %s, but region %s is in partition %s", clip(s), clip(a.Partition), a.Region, Partition(a.Region))
+		return ARN{}, fmt.Errorf("ARN %s has partition %s, but region %s is in partition %s", api.Clip(s), api.Clip(a.Partition), a.Region, Partition(a.Region))
 	case !isAccount(a.Account):
-		return ARN{}, fmt.Errorf("ARN %s names no valid account: an account ID is 12 digits", clip(s))
+		return ARN{}, fmt.Errorf("ARN %s names no valid account: an account ID is 12 digits", api.Clip(s))
 	case !ok || (kind != KindBackup && kind != KindCluster && kind != KindHsm):
-		return ARN{}, fmt.Errorf("ARN %s names no CloudHSM resource: expected backup/, cluster/ or hsm/ after the account", clip(s))
+		return ARN{}, fmt.Errorf("ARN %s names no CloudHSM resource: expected backup/, cluster/ or hsm/ after the account", api.Clip(s))
 	case !isID(kind, id):
-		return ARN{}, fmt.Errorf("ARN %s has no valid %s ID: expected %s- and 11 to 16 characters from a-z, A-Z and 2-7", clip(s), kind, kind)
+		return ARN{}, fmt.Errorf("ARN %s has no valid %s ID: expected %s- and 11 to 16 characters from a-z, A-Z and 2-7", api.Clip(s), kind, kind)
 	}
 	return a, nil
 }
@@ -143,12 +145,3 @@ func isID(kind, id string) bool {
 }
 
 func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
-
-// clip shortens client input quoted in an error message.
-func clip(s string) string {
-	const limit = 160
-	if len(s) <= limit {
-		return s
-	}
-	return strings.ToValidUTF8(s[:limit], "") + "..."
-}

@@ -239,17 +239,17 @@ func compile(r Rule) (*rule, error) {
 	case r.Operation == "":
 		return nil, invalid(`"operation" is required: %q or one of %s`, AnyOperation, strings.Join(ops, ", "))
 	case r.Operation != AnyOperation && !slices.Contains(ops, r.Operation):
-		return nil, invalid(`operation %q is not a CloudHSM v2 operation: use %q or one of %s`, clip(r.Operation), AnyOperation, strings.Join(ops, ", "))
+		return nil, invalid(`operation %q is not a CloudHSM v2 operation: use %q or one of %s`, api.Clip(r.Operation), AnyOperation, strings.Join(ops, ", "))
 	}
 	if r.Error != "" && !slices.Contains(ErrorNames(), r.Error) {
-		return nil, invalid(`error %q is not one the rule can inject: use one of %s`, clip(r.Error), strings.Join(ErrorNames(), ", "))
+		return nil, invalid(`error %q is not one the rule can inject: use one of %s`, api.Clip(r.Error), strings.Join(ErrorNames(), ", "))
 	}
 	n := &rule{Status: Status{Rule: r}, probability: 1}
 	n.Probability, n.Count = nil, nil // set below from copies: the caller keeps its pointers
 	if r.Latency != "" {
 		d, err := time.ParseDuration(r.Latency)
 		if err != nil {
-			return nil, invalid(`latency %q is not a Go duration such as "250ms" or "2s"`, clip(r.Latency))
+			return nil, invalid(`latency %q is not a Go duration such as "250ms" or "2s"`, api.Clip(r.Latency))
 		}
 		if d < 0 || d > MaxLatency {
 			return nil, invalid(`latency %s is out of range: it must be between 0s and %s`, d, MaxLatency)
@@ -278,12 +278,3 @@ func compile(r Rule) (*rule, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// clip shortens client input echoed in a message.
-func clip(s string) string {
-	const limit = 64
-	if len(s) <= limit {
-		return s
-	}
-	return strings.ToValidUTF8(s[:limit], "") + "..."
-}

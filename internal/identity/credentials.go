@@ -12,6 +12,7 @@ import (
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/policy"
 )
 
@@ -126,7 +127,7 @@ func (e CredentialEntry) check() (*credential, error) {
 		return nil, errors.New("secret_access_key is missing")
 	}
 	if !isAccountID(e.AccountID) {
-		return nil, fmt.Errorf("account_id %q is not a 12-digit account id", clip(e.AccountID))
+		return nil, fmt.Errorf("account_id %q is not a 12-digit account id", api.Clip(e.AccountID))
 	}
 	cr := &credential{
 		accessKeyID: e.AccessKeyID, secret: e.SecretAccessKey, sessionToken: e.SessionToken,
@@ -138,7 +139,7 @@ func (e CredentialEntry) check() (*credential, error) {
 		}
 		t, err := time.Parse(time.RFC3339, e.SessionExpires)
 		if err != nil {
-			return nil, fmt.Errorf("session_expires %q is not an RFC 3339 time such as 2030-01-01T00:00:00Z", clip(e.SessionExpires))
+			return nil, fmt.Errorf("session_expires %q is not an RFC 3339 time such as 2030-01-01T00:00:00Z", api.Clip(e.SessionExpires))
 		}
 		cr.sessionExpires = t
 	}

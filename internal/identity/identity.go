@@ -112,7 +112,7 @@ func (r Resolver) Resolve(req *http.Request) (Caller, error) {
 	if s.scoped {
 		if !regionPattern.MatchString(s.region) {
 			return Caller{}, api.Errorf(api.CodeInvalidRequest,
-				"Credential should be scoped to a valid region, not '%s'.", clip(s.region))
+				"Credential should be scoped to a valid region, not '%s'.", api.Clip(s.region))
 		}
 		c.Region = s.region
 	}
@@ -200,15 +200,6 @@ func isAccountID(s string) bool {
 		}
 	}
 	return true
-}
-
-// clip shortens client input echoed in an error message.
-func clip(s string) string {
-	const limit = 64
-	if len(s) <= limit {
-		return s
-	}
-	return strings.ToValidUTF8(s[:limit], "") + "..."
 }
 
 // ctxKey is the context key of the Caller; unexported so only this package sets it.

@@ -134,8 +134,8 @@ func TestResolve(t *testing.T) {
 		},
 		{
 			name:    "long malformed region is clipped in the message",
-			auth:    sigv4("123456789012/20260101/" + string(make([]byte, 100)) + "/cloudhsm/aws4_request"),
-			wantErr: "Credential should be scoped to a valid region, not '" + string(make([]byte, 64)) + "...'.",
+			auth:    sigv4("123456789012/20260101/" + string(make([]byte, 2000)) + "/cloudhsm/aws4_request"),
+			wantErr: "Credential should be scoped to a valid region, not '" + string(make([]byte, 1024)) + "...'.",
 		},
 	}
 	for _, tt := range tests {

@@ -241,7 +241,7 @@ func (v *Verifier) verify(req *http.Request) (Caller, error) {
 	}
 	if !regionPattern.MatchString(a.region) {
 		return Caller{}, api.Errorf(api.CodeInvalidRequest,
-			"Credential should be scoped to a valid region, not '%s'.", clip(a.region))
+			"Credential should be scoped to a valid region, not '%s'.", api.Clip(a.region))
 	}
 	if a.service != SigningName {
 		return Caller{}, api.Errorf(api.CodeInvalidSignature, msgWrongService)

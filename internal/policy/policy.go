@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 )
 
 // Kind says which sort of document is parsed; the two differ only in what they require.
@@ -281,7 +283,7 @@ func (r rawStatement) compile(kind Kind) (statement, error) {
 	}
 	for i, a := range s.actions {
 		if !actionNamePattern.MatchString(a) {
-			return s, fmt.Errorf("action %q is not \"service:Action\" (wildcards * and ? allowed)", clip(a))
+			return s, fmt.Errorf("action %q is not \"service:Action\" (wildcards * and ? allowed)", api.Clip(a))
 		}
 		s.actions[i] = strings.ToLower(a)
 	}
@@ -341,7 +343,7 @@ func (s *statement) setPrincipal(raw json.RawMessage) error {
 		case m != nil:
 			s.accounts = append(s.accounts, m[1])
 		default:
-			return fmt.Errorf("principal %q must be a 12-digit account ID or arn:aws:iam::<account>:root", clip(v))
+			return fmt.Errorf("principal %q must be a 12-digit account ID or arn:aws:iam::<account>:root", api.Clip(v))
 		}
 	}
 	return nil
@@ -379,13 +381,4 @@ func documentError(err error) error {
 		return fmt.Errorf("policy is not valid JSON (at byte %d)", syn.Offset)
 	}
 	return fmt.Errorf("policy is not a valid policy document: %w", err)
-}
-
-// clip shortens document content echoed in an error.
-func clip(s string) string {
-	const limit = 64
-	if len(s) <= limit {
-		return s
-	}
-	return strings.ToValidUTF8(s[:limit], "") + "..."
 }

@@ -16,8 +16,8 @@ import (
 // decodeInput decodes a request body into an operation's input (a pointer to its Request struct).
 // An empty body is {}. The body must be exactly one JSON object, with each known member of its
 // modeled JSON type; unknown members are ignored, as AWS does, and null members count as absent.
-// Any other body is a SerializationException naming the problem. No list may hold more than
-// MaxListLength elements (limits.go).
+// Any other body is a SerializationException naming the problem. The body may hold at most
+// MaxJSONElements elements in all, and no list or map more than MaxListLength (limits.go).
 func decodeInput(body []byte, in any) error {
 	start := skipSpace(body, 0)
 	if start == len(body) {
@@ -25,6 +25,9 @@ func decodeInput(body []byte, in any) error {
 	}
 	if body[start] != '{' {
 		return serializationf("Request body must be a JSON object, not %s", describeValue(body[start]))
+	}
+	if err := checkElementCount(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(in); err != nil {
@@ -69,7 +72,7 @@ func typeMessage(e *json.UnmarshalTypeError) string {
 	got, isNumber := strings.CutPrefix(e.Value, "number ")
 	if isNumber { // a number that does not fit the integer member
 		lo, hi := intRange(t)
-		return fmt.Sprintf("Value for '%s' must be an integer between %d and %d, not %s", member, lo, hi, clip(got))
+		return fmt.Sprintf("Value for '%s' must be an integer between %d and %d, not %s", member, lo, hi, api.Clip(got))
 	}
 	return fmt.Sprintf("Value for '%s' must be %s, not %s", member, expectedKind(t), article(e.Value))
 }

@@ -104,11 +104,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) (op string, out any, err error) {
 	if r.URL.Path != "/" {
 		return "", nil, &pathError{api.Errorf(api.CodeUnknownOperation,
-			"No API at path '%s': the CloudHSM v2 API is POST / with an X-Amz-Target header", clip(r.URL.Path))}
+			"No API at path '%s': the CloudHSM v2 API is POST / with an X-Amz-Target header", api.Clip(r.URL.Path))}
 	}
 	if r.Method != http.MethodPost {
 		return "", nil, api.Errorf(api.CodeUnknownOperation,
-			"Method %s is not supported: call an operation with POST / and an X-Amz-Target header", clip(r.Method))
+			"Method %s is not supported: call an operation with POST / and an X-Amz-Target header", api.Clip(r.Method))
 	}
 	body, err := readBody(w, r)
 	if err != nil {
@@ -134,7 +134,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) (op string, out 
 	}
 	out, err = h.invoke(ctx, op, body)
 	if errors.Is(err, api.ErrUnknownOperation) {
-		return op, nil, api.Errorf(api.CodeUnknownOperation, "Unknown operation '%s%s'", TargetPrefix, clip(op))
+		return op, nil, api.Errorf(api.CodeUnknownOperation, "Unknown operation '%s%s'", TargetPrefix, api.Clip(op))
 	}
 	return op, out, err
 }
@@ -166,7 +166,7 @@ func operationOf(target string) (string, error) {
 	op, ok := strings.CutPrefix(target, TargetPrefix)
 	if !ok || op == "" {
 		return "", api.Errorf(api.CodeUnknownOperation,
-			"Unknown operation '%s': X-Amz-Target must be %s<Operation>", clip(target), TargetPrefix)
+			"Unknown operation '%s': X-Amz-Target must be %s<Operation>", api.Clip(target), TargetPrefix)
 	}
 	return op, nil
 }
@@ -245,6 +245,7 @@ type errorBody struct {
 // Status the HTTP status. Internal failures are logged with their cause, which the client never sees.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, reqID, op string, err error) {
 	e := api.AsError(err)
+	message := api.BoundMessage(e.Message)
 	status := e.Code.Status()
 	var pe *pathError
 	if errors.As(err, &pe) {
@@ -264,10 +265,10 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, reqID, op s
 		}
 		h.log.ErrorContext(r.Context(), "internal failure", attrs...)
 	} else {
-		h.log.DebugContext(r.Context(), "request failed", append(attrs, "message", e.Message)...)
+		h.log.DebugContext(r.Context(), "request failed", append(attrs, "message", message)...)
 	}
 
-	body, mErr := json.Marshal(errorBody{Type: string(e.Code), Message: e.Message})
+	body, mErr := json.Marshal(errorBody{Type: string(e.Code), Message: message})
 	if mErr != nil { // two strings always marshal; keep the response well-formed regardless
 		body = []byte(`{"__type":"` + string(api.CodeInternalFailure) + `","message":""}`)
 	}
@@ -304,13 +305,4 @@ func isNil(out any) bool {
 	}
 	v := reflect.ValueOf(out)
 	return v.Kind() == reflect.Pointer && v.IsNil()
-}
-
-// clip shortens client input echoed in an error message.
-func clip(s string) string {
-	const limit = 128
-	if len(s) <= limit {
-		return s
-	}
-	return strings.ToValidUTF8(s[:limit], "") + "..."
 }

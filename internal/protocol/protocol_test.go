@@ -528,6 +528,8 @@ func FuzzHandler(f *testing.F) {
 		{"", "", `[]`},
 		{"BaldrApiService.DescribeClusters", "", `{} {}`},
 		{"BaldrApiService.DescribeClusters", "", "{\"Filters\":{\"\xff\":[\"\\ud800\"]}}"},
+		{"BaldrApiService.DescribeBackups", "", `{"Filters":{` + strings.Repeat(`"<\u0001>":[],`, 3000) + `"a":[]}}`},
+		{"BaldrApiService.TagResource", "", `{"ResourceId":"` + strings.Repeat("&", 20000) + `","TagList":[` + strings.Repeat(`{"Key":"aws:<>","Value":"`+strings.Repeat("\u0002", 300)+`"},`, 60) + `{}]}`},
 	} {
 		f.Add(seed.target, seed.auth, []byte(seed.body))
 	}
@@ -555,6 +557,9 @@ func FuzzHandler(f *testing.F) {
 		var doc map[string]any
 		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
 			t.Fatalf("response %q is not a JSON object: %v", rec.Body, err)
+		}
+		if rec.Code != http.StatusOK && rec.Body.Len() > api.MaxErrorBodyBytes {
+			t.Fatalf("an error answer of %d bytes (the bound is %d) to a body of %d bytes", rec.Body.Len(), api.MaxErrorBodyBytes, len(body))
 		}
 		if rec.Code != http.StatusOK {
 			if len(doc) != 2 || doc["__type"] != rec.Header().Get("X-Amzn-ErrorType") || doc["__type"] == "" {

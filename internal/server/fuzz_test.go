@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/customerca"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
@@ -165,6 +166,8 @@ func (w *fuzzWorld) seedRequests() []struct{ name, target, body string } {
 		{"unknown-operation", prefix + "Nope", `{}`},
 		{"no-target", "", `{}`},
 		{"not-an-object", prefix + "ListTags", `[1,2]`},
+		{"many-bad-filter-keys", prefix + "DescribeBackups", `{"Filters":{` + manyKeys(2000, `"<&>\u0001`) + `}}`},
+		{"long-bad-values", prefix + "DescribeClusters", `{"Filters":{"clusterIds":["` + strings.Repeat("<", 4000) + `"],"x` + strings.Repeat("&", 4000) + `":[]}}`},
 	}
 }
 
@@ -195,6 +198,9 @@ func FuzzServer(f *testing.F) {
 		if status == http.StatusBadRequest {
 			if msg, _ := doc["message"].(string); doc["__type"] == nil || msg == "" {
 				t.Fatalf("error response without a type and message: %s", out)
+			}
+			if len(out) > api.MaxErrorBodyBytes {
+				t.Fatalf("an error answer of %d bytes (the bound is %d) to a body of %d bytes: %.300s", len(out), api.MaxErrorBodyBytes, len(body), out)
 			}
 		}
 	})
@@ -238,4 +244,14 @@ func signCSR(tb testing.TB, csrPEM string) (cert, anchor string) {
 		tb.Fatal(err)
 	}
 	return cert, anchor
+}
+
+// manyKeys renders n distinct JSON object members "<prefix>i":[], to seed inputs whose errors
+// could grow with the request.
+func manyKeys(n int, prefix string) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = `"` + prefix + strconv.Itoa(i) + `":[]`
+	}
+	return strings.Join(parts, ",")
 }

@@ -196,18 +196,18 @@ var (
 // checkFilterValues checks every value of filter key against a pattern or a value set.
 func checkFilterValues(key string, values []string, ok func(string) bool, want string) error {
 	if len(values) == 0 {
-		return invalid("Filter %q needs at least one value.", key)
+		return invalid("Filter %q needs at least one value.", api.Clip(key))
 	}
 	for _, v := range values {
 		if !ok(v) {
-			return invalid("Value %q of filter %q is not valid: expected %s.", v, key, want)
+			return invalid("Value %q of filter %q is not valid: expected %s.", api.Clip(v), api.Clip(key), want)
 		}
 	}
 	return nil
 }
 
 func unknownFilter(key string, valid []string) error {
-	return invalid("Filter key %q is not supported. Valid keys are: %s.", key, strings.Join(valid, ", "))
+	return invalid("Filter key %q is not supported. Valid keys are: %s.", api.Clip(key), strings.Join(valid, ", "))
 }
 
 // backupQuery turns DescribeBackups filters into a store query.
