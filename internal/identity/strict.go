@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -215,7 +216,9 @@ func isLowerHex(s string, n int) bool {
 //  5. X-Amz-Date within SkewWindow of the wall clock, else InvalidSignatureException "Signature expired…";
 //  6. the session token: present and equal exactly when the credential has one, else
 //     UnrecognizedClientException; not past its expiry, else ExpiredTokenException;
-//  7. the signature, computed by the AWS SDK's v4 signer over the request rebuilt with the
+//  7. Content-Type and every X-Amz-* header of the request among the signed headers, else
+//     InvalidSignatureException naming the first unsigned one;
+//  8. the signature, computed by the AWS SDK's v4 signer over the request rebuilt with the
 //     signed headers only, the SHA-256 of the body and X-Amz-Date, compared in constant time,
 //     else InvalidSignatureException.
 func (v *Verifier) verify(req *http.Request) (Caller, error) {
@@ -274,6 +277,10 @@ func (v *Verifier) verify(req *http.Request) (Caller, error) {
 		return Caller{}, api.Errorf(api.CodeExpiredToken, msgExpiredToken)
 	}
 
+	if name := unsignedHeader(req, a.signedHeaders); name != "" {
+		return Caller{}, api.Errorf(api.CodeInvalidSignature,
+			"Header %s is not signed: SignedHeaders must include host, x-amz-date, content-type and every x-amz-* header the request carries.", api.Clip(name))
+	}
 	var body []byte
 	if req.Body != nil {
 		if body, err = io.ReadAll(req.Body); err != nil {
@@ -288,6 +295,24 @@ func (v *Verifier) verify(req *http.Request) (Caller, error) {
 		return Caller{}, api.Errorf(api.CodeInvalidSignature, msgWrongSignature)
 	}
 	return Caller{Account: cr.account, Region: a.region, AccessKeyID: cr.accessKeyID, Policy: cr.policy}, nil
+}
+
+// unsignedHeader returns the first (in order) of the request's headers that the signature must
+// cover and does not: Content-Type and every X-Amz-* header (X-Amz-Target above all, so that a
+// signature for one operation cannot be replayed as another), as AWS's signing guide requires
+// of canonical headers. "" when all are signed.
+func unsignedHeader(req *http.Request, signed []string) string {
+	var missing []string
+	for name := range req.Header {
+		lower := strings.ToLower(name)
+		if (lower == "content-type" || strings.HasPrefix(lower, "x-amz-")) && !slices.Contains(signed, lower) {
+			missing = append(missing, lower)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return slices.Min(missing)
 }
 
 // equalSecret compares two secrets in constant time, whatever their lengths.

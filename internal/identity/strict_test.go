@@ -91,6 +91,29 @@ func (s signedRequest) sign() (*http.Request, error) {
 	return req, err
 }
 
+// signedOver signs a request over Content-Length, Host and X-Amz-Date only, as a hand-written
+// client might, then
+// adds X-Amz-Target (and Content-Type, unless empty) after signing.
+func signedOver(t *testing.T, target, contentType string) *http.Request {
+	t.Helper()
+	body := `{"BackupId":"backup-abcdefghijk"}`
+	req := httptest.NewRequest(http.MethodPost, "http://cloudhsm.test:4580/", strings.NewReader(body))
+	sum := sha256.Sum256([]byte(body))
+	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: ownerKey, SecretAccessKey: ownerSecret},
+		req, hex.EncodeToString(sum[:]), SigningName, "us-west-2", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(req.Header.Get("Authorization"), "SignedHeaders=content-length;host;x-amz-date,") {
+		t.Fatalf("signed over more than content-length, host and x-amz-date: %s", req.Header.Get("Authorization"))
+	}
+	req.Header.Set("X-Amz-Target", target)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return req
+}
+
 // withBody replaces the request's body (after signing).
 func withBody(req *http.Request, body string) *http.Request {
 	req.Body = io.NopCloser(strings.NewReader(body))
@@ -142,6 +165,30 @@ func TestStrictResolve(t *testing.T) {
 				return r
 			},
 			want: Caller{Account: "111122223333", Region: "us-west-2", AccessKeyID: ownerKey},
+		},
+		{
+			name: "X-Amz-Target outside a signature over host and x-amz-date: a RestoreBackup signature replayed as DeleteBackup",
+			req: func(t *testing.T) *http.Request {
+				return signedOver(t, "BaldrApiService.DeleteBackup", "application/x-amz-json-1.1")
+			},
+			code:    api.CodeInvalidSignature,
+			message: "Header content-type is not signed: SignedHeaders must include host, x-amz-date, content-type and every x-amz-* header the request carries.",
+		},
+		{
+			name:    "X-Amz-Target unsigned, no Content-Type",
+			req:     func(t *testing.T) *http.Request { return signedOver(t, "BaldrApiService.DeleteBackup", "") },
+			code:    api.CodeInvalidSignature,
+			message: "Header x-amz-target is not signed",
+		},
+		{
+			name: "an unsigned X-Amz-* header of any name",
+			req: func(t *testing.T) *http.Request {
+				r := owner.build(t)
+				r.Header.Set("X-Amz-Anything", "added in transit")
+				return r
+			},
+			code:    api.CodeInvalidSignature,
+			message: "Header x-amz-anything is not signed",
 		},
 		{
 			name:    "no Authorization header",
