@@ -227,6 +227,21 @@ func TestFaultInjection(t *testing.T) {
 				t.Fatalf("GET faults: %d\n%s\nwant\n%s", status, body, want)
 			}
 		}},
+		{"rules that would add up past 30s of latency for one request are refused with 400", func(t *testing.T, e *env) {
+			e.addFault(t, `{"operation":"RestoreBackup","latency":"30s"}`)
+			for _, tt := range []struct{ body, want string }{
+				{`{"operation":"RestoreBackup","latency":"30s"}`, "with this rule a request to RestoreBackup could wait 1m0s, and the rules of a set may add at most 30s to one request"},
+				{`{"operation":"*","latency":"1ms"}`, "with this rule a request to RestoreBackup could wait 30.001s, and the rules of a set may add at most 30s to one request"},
+			} {
+				if status, out := e.adminRaw(http.MethodPost, "faults", tt.body); status != 400 || !strings.Contains(out, tt.want) {
+					t.Errorf("POST %s: %d %s, want 400 containing %q", tt.body, status, out, tt.want)
+				}
+			}
+			e.addFault(t, `{"operation":"DeleteBackup","latency":"30s"}`) // another operation: its own 30 s
+			if rules := e.listFaults(t); len(rules) != 2 {
+				t.Fatalf("rules %+v, want the two accepted", rules)
+			}
+		}},
 		{"invalid rules are refused with 400 and say why", func(t *testing.T, e *env) {
 			for _, tt := range []struct{ body, want string }{
 				{`{"error":"ThrottlingException"}`, `\"operation\" is required`},

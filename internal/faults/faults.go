@@ -27,8 +27,10 @@ import (
 const (
 	// MaxRules caps how many rules one Set holds (exhausted ones included, until Clear).
 	MaxRules = 100
-	// MaxLatency caps a rule's added latency; the HTTP server's write timeout (60 s by
-	// default) must stay above it, or the response would be cut.
+	// MaxLatency caps the latency one request can receive from all the rules of a set
+	// together (and so each rule's): the HTTP server's write timeout (60 s by default) must stay
+	// above it, or the response would be cut. Add refuses a rule that could take a request
+	// past it.
 	MaxLatency = 30 * time.Second
 	// AnyOperation is the Operation of a rule that applies to every operation.
 	AnyOperation = "*"
@@ -128,10 +130,37 @@ func (s *Set) Add(r Rule) (Status, error) {
 	if len(s.rules) >= MaxRules {
 		return Status{}, fmt.Errorf("%w: the set already holds %d rules, the most it can; DELETE /_cloudhsm-local/faults clears them", ErrInvalidRule, MaxRules)
 	}
+	if op, total := s.worstLatency(n); total > MaxLatency {
+		return Status{}, fmt.Errorf("%w: with this rule a request to %s could wait %s, and the rules of a set may add at most %s to one request "+
+			"(the server's write timeout must outlast them); lower a latency or DELETE /_cloudhsm-local/faults first",
+			ErrInvalidRule, op, total, MaxLatency)
+	}
 	n.ID = s.nextID
 	s.nextID++
 	s.rules = append(s.rules, n)
 	return n.snapshot(), nil
+}
+
+// worstLatency returns the operation that n would delay most, and by how much at most in all:
+// n's latency plus that of every rule that may still apply to the same requests, as if all of
+// them fired. The caller holds s.mu.
+func (s *Set) worstLatency(n *rule) (op string, total time.Duration) {
+	ops := []string{n.Operation}
+	if n.Operation == AnyOperation {
+		ops = api.OperationNames()
+	}
+	for _, o := range ops {
+		sum := n.latency
+		for _, r := range s.rules {
+			if !r.exhausted() && (r.Operation == AnyOperation || r.Operation == o) {
+				sum += r.latency
+			}
+		}
+		if sum > total {
+			op, total = o, sum
+		}
+	}
+	return op, total
 }
 
 // List returns every rule in the order added, exhausted Count rules included.

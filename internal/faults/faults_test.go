@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 )
 
 func f64(v float64) *float64 { return &v }
@@ -241,5 +243,57 @@ func TestDecideIsSafeForConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if throttled != 500 {
 		t.Fatalf("a count-500 rule applied %d times", throttled)
+	}
+}
+
+// TestTotalLatencyIsCapped: the rules of a set may together add at most MaxLatency to one
+// request; the rule that would pass it is refused and says why, whatever the order of
+// operation-specific and "*" rules, and exhausted Count rules no longer count.
+func TestTotalLatencyIsCapped(t *testing.T) {
+	tests := []struct {
+		name    string
+		rules   []Rule
+		refused string // "" = every rule is accepted; else the message of the last one's refusal
+	}{
+		{"a second 30s rule on one operation (the report added three)", []Rule{
+			{Operation: "RestoreBackup", Latency: "30s"}, {Operation: "RestoreBackup", Latency: "30s"}},
+			"with this rule a request to RestoreBackup could wait 1m0s, and the rules of a set may add at most 30s to one request"},
+		{"exactly the cap in two rules", []Rule{{Operation: "RestoreBackup", Latency: "20s"}, {Operation: "RestoreBackup", Latency: "10s"}}, ""},
+		{"rules on different operations do not add up", []Rule{{Operation: "RestoreBackup", Latency: "30s"}, {Operation: "DeleteBackup", Latency: "30s"}}, ""},
+		{"a * rule adds to an operation's rule", []Rule{{Operation: "DeleteBackup", Latency: "20s"}, {Operation: "*", Latency: "20s"}},
+			"a request to DeleteBackup could wait 40s"},
+		{"an operation's rule adds to a * rule", []Rule{{Operation: "*", Latency: "20s"}, {Operation: "ListTags", Latency: "15s", Error: "ThrottlingException"}},
+			"a request to ListTags could wait 35s"},
+		{"a probability does not lower the worst case", []Rule{{Operation: "*", Latency: "25s"}, {Operation: "*", Latency: "25s", Probability: f64(0.01)}},
+			"could wait 50s"},
+		{"error-only rules add nothing", []Rule{{Operation: "*", Latency: "30s"}, {Operation: "*", Error: "CloudHsmInternalFailureException"}}, ""},
+		{"a spent Count rule no longer counts", []Rule{{Operation: "RestoreBackup", Latency: "30s", Count: i64(1)}, {Operation: "RestoreBackup", Latency: "30s"}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(nil)
+			for i, r := range tt.rules {
+				last := i == len(tt.rules)-1
+				if last && tt.name == "a spent Count rule no longer counts" {
+					if out := s.Decide("RestoreBackup"); out.Latency != 30*time.Second {
+						t.Fatalf("the Count rule did not apply: %+v", out)
+					}
+				}
+				_, err := s.Add(r)
+				switch {
+				case last && tt.refused != "":
+					if !errors.Is(err, ErrInvalidRule) || !strings.Contains(err.Error(), tt.refused) {
+						t.Fatalf("Add = %v, want a refusal containing %q", err, tt.refused)
+					}
+				case err != nil:
+					t.Fatalf("Add rule %d: %v", i+1, err)
+				}
+			}
+			for _, op := range append(api.OperationNames(), "*") {
+				if out := s.Decide(op); out.Latency > MaxLatency {
+					t.Fatalf("%s waits %s", op, out.Latency)
+				}
+			}
+		})
 	}
 }
