@@ -79,7 +79,14 @@ func TestAuthorizationOnCanonicalARN(t *testing.T) {
 	)
 	e, _ := newStrictEnv(t, strictCredentialsFile(t, []strictCred{credOwner, credGrantee, denyFour, denyAll, granteeDeny}))
 	ctx := context.Background()
-	client := func(c strictCred) *cloudhsmv2.Client { return e.strictClient(c, "us-east-1") }
+	clients := map[strictCred]*cloudhsmv2.Client{}
+	client := func(c strictCred) *cloudhsmv2.Client { // one client (one connection pool) per credential
+		if clients[c] == nil {
+			clients[c] = e.strictClient(c, "us-east-1")
+		}
+		return clients[c]
+	}
+	ownerEU := e.strictClient(credOwner, "eu-west-1")
 	owner := client(credOwner)
 	_, backup := e.activeCluster(t, owner)
 	canonical := arnSpellings[0].write(backup)
@@ -190,7 +197,7 @@ func TestAuthorizationOnCanonicalARN(t *testing.T) {
 	state := func(t *testing.T) string {
 		t.Helper()
 		var b strings.Builder
-		for _, c := range []*cloudhsmv2.Client{owner, client(credGrantee), e.strictClient(credOwner, "eu-west-1")} {
+		for _, c := range []*cloudhsmv2.Client{owner, client(credGrantee), ownerEU} {
 			cs, err := c.DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{})
 			if err != nil {
 				t.Fatal(err)

@@ -11,6 +11,10 @@
 // Condition and NotPrincipal are refused when parsing: evaluating a statement without its
 // condition would grant (or deny) more than its author wrote.
 //
+// ParseSharing reads the same grammar with the sharing profile (Sharing): the narrower resource
+// policy that shares one resource with other accounts. A document is parsed once, when it is
+// accepted; what it grants each account is then read from the parsed Policy (Grants).
+//
 // This package must never know the API's operations, the store or HTTP: it answers "does this
 // document allow this principal this action on this resource", and nothing else.
 package policy
@@ -37,6 +41,18 @@ const (
 	// may be left out, meaning the resource the policy is attached to.
 	Resource
 )
+
+// Sharing is the profile of a resource policy that shares one resource with other accounts,
+// as a backup's policy does (BEHAVIOUR.md §7). On top of the Resource grammar every statement
+// must Allow (a sharing policy can only share), name accounts as principals (no "*"), allow only
+// some of Actions, written exactly, and name Resource as the shared resource or "*"; NotAction
+// and NotResource are refused, since they would share what their author did not list.
+type Sharing struct {
+	// Resource is the canonical ARN of the shared resource.
+	Resource string
+	// Actions are the actions a statement may allow, e.g. "cloudhsm:DescribeBackups".
+	Actions []string
+}
 
 // Effect is what a matching statement does.
 type Effect int
@@ -191,6 +207,50 @@ func Match(pattern, s string) bool {
 // Parse reads a policy document of the given kind. Its errors say what is wrong in terms of the
 // document (statement numbers count from 1) and never quote more of it than an element name.
 func Parse(doc []byte, kind Kind) (*Policy, error) {
+	return parse(doc, kind, nil)
+}
+
+// ParseSharing reads a resource policy with the sharing profile. Its errors are Parse's and
+// those of the profile's rules.
+func ParseSharing(doc []byte, profile Sharing) (*Policy, error) {
+	return parse(doc, Resource, &profile)
+}
+
+// Grants lists, for each account a statement names as its principal (in the order first named),
+// the actions among actions that the policy allows it on resource: the decisions Evaluate makes,
+// computed once. An account named only in statements that allow none of them is listed with
+// none.
+func (p *Policy) Grants(resource string, actions ...string) []Grant {
+	var grants []Grant
+	seen := map[string]bool{}
+	for _, st := range p.statements {
+		for _, account := range st.accounts {
+			if seen[account] {
+				continue
+			}
+			seen[account] = true
+			g := Grant{Account: account}
+			for _, a := range actions {
+				if p.Allows(Request{Principal: account, Action: a, Resource: resource}) {
+					g.Actions = append(g.Actions, a)
+				}
+			}
+			grants = append(grants, g)
+		}
+	}
+	return grants
+}
+
+// Grant is what a policy allows one account.
+type Grant struct {
+	Account string
+	Actions []string // the allowed actions, in the order asked
+}
+
+// Allows reports whether the grant includes action.
+func (g Grant) Allows(action string) bool { return contains(g.Actions, action) }
+
+func parse(doc []byte, kind Kind, profile *Sharing) (*Policy, error) {
 	var d struct {
 		Version   string
 		Id        string
@@ -205,7 +265,7 @@ func Parse(doc []byte, kind Kind) (*Policy, error) {
 	}
 	p := &Policy{}
 	for i, r := range raw {
-		s, err := r.compile(kind)
+		s, err := r.compile(kind, profile)
 		if err != nil {
 			return nil, fmt.Errorf("statement %d: %w", i+1, err)
 		}
@@ -256,7 +316,12 @@ var (
 	actionNamePattern = regexp.MustCompile(`^(\*|[a-zA-Z0-9-]+:[a-zA-Z0-9*?]+)$`)
 )
 
-func (r rawStatement) compile(kind Kind) (statement, error) {
+func (r rawStatement) compile(kind Kind, profile *Sharing) (statement, error) {
+	if profile != nil {
+		if err := r.checkSharing(*profile); err != nil {
+			return statement{}, err
+		}
+	}
 	var s statement
 	switch r.Effect {
 	case "Allow":
@@ -314,6 +379,36 @@ func (r rawStatement) compile(kind Kind) (statement, error) {
 		return s, errors.New(`needs Principal {"AWS": [...]} with account IDs`)
 	}
 	return s, nil
+}
+
+// checkSharing applies the sharing profile's rules to a statement as written; compile checks
+// the rest of the grammar.
+func (r rawStatement) checkSharing(profile Sharing) error {
+	if r.Effect != "Allow" {
+		return errors.New(`Effect must be "Allow": a sharing policy can only share`)
+	}
+	if r.Condition != nil || r.NotPrincipal != nil || r.NotAction != nil || r.NotResource != nil {
+		return errors.New("Condition, NotPrincipal, NotAction and NotResource are not supported in a sharing policy")
+	}
+	if r.Action != nil {
+		for _, a := range *r.Action {
+			if !contains(profile.Actions, a) {
+				return fmt.Errorf("action %q cannot be shared; the actions that can are %s", api.Clip(a), strings.Join(profile.Actions, " and "))
+			}
+		}
+	}
+	if r.Resource != nil {
+		for _, res := range *r.Resource {
+			if res != profile.Resource && res != "*" {
+				return fmt.Errorf("resource %q is not the shared resource (%s)", api.Clip(res), profile.Resource)
+			}
+		}
+	}
+	var p struct{ AWS stringOrList }
+	if json.Unmarshal(r.Principal, &p) != nil || len(p.AWS) == 0 || contains(p.AWS, "*") {
+		return errors.New(`needs Principal {"AWS": [...]} with account IDs`)
+	}
+	return nil
 }
 
 // setPrincipal reads "*" or {"AWS": "*" | account | arn:<partition>:iam::<account>:root | [...]}.

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -300,5 +301,48 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("Parse() error = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseSharing: the sharing profile, one rule per row; the same documents under the plain
+// Resource grammar would be accepted.
+func TestParseSharing(t *testing.T) {
+	const backup = "arn:aws:cloudhsm:us-east-1:111122223333:backup/backup-abcdefghijk"
+	profile := Sharing{Resource: backup, Actions: []string{"cloudhsm:DescribeBackups", "cloudhsm:CreateCluster"}}
+	doc := func(statement string) string { return `{"Version":"2012-10-17","Statement":[` + statement + `]}` }
+	const ok = `"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"cloudhsm:DescribeBackups","Resource":"` + backup + `"`
+	tests := []struct{ name, doc, want string }{
+		{"Deny", doc(`{"Effect":"Deny","Principal":{"AWS":"444455556666"},"Action":"cloudhsm:DescribeBackups"}`), `statement 1: Effect must be "Allow": a sharing policy can only share`},
+		{"a wildcard action", doc(`{` + ok + `},{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"cloudhsm:*"}`), `statement 2: action "cloudhsm:*" cannot be shared; the actions that can are cloudhsm:DescribeBackups and cloudhsm:CreateCluster`},
+		{"another action", doc(`{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":["cloudhsm:DeleteBackup"]}`), `action "cloudhsm:DeleteBackup" cannot be shared`},
+		{"an action in other case", doc(`{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"CloudHSM:DescribeBackups"}`), `cannot be shared`},
+		{"another resource", doc(`{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"cloudhsm:CreateCluster","Resource":"arn:aws:cloudhsm:us-east-1:111122223333:backup/backup-zzzzzzzzzzz"}`), `is not the shared resource (` + backup + `)`},
+		{"any principal", doc(`{"Effect":"Allow","Principal":"*","Action":"cloudhsm:DescribeBackups"}`), `needs Principal {"AWS": [...]} with account IDs`},
+		{"AWS *", doc(`{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"cloudhsm:DescribeBackups"}`), `needs Principal`},
+		{"NotAction", doc(`{` + ok + `,"NotAction":"cloudhsm:DeleteBackup"}`), `NotAction and NotResource are not supported in a sharing policy`},
+		{"NotResource", doc(`{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"cloudhsm:DescribeBackups","NotResource":"x"}`), `not supported in a sharing policy`},
+		{"a user principal", doc(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:user/bob"},"Action":"cloudhsm:DescribeBackups"}`), `must be a 12-digit account ID`},
+		{"an empty Resource", doc(`{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"cloudhsm:DescribeBackups","Resource":[]}`), `has an empty Resource`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ParseSharing([]byte(tt.doc), profile); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("ParseSharing = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+
+	p, err := ParseSharing([]byte(doc(`{`+ok+`},`+
+		`{"Effect":"Allow","Principal":{"AWS":["arn:aws-us-gov:iam::777788889999:root","444455556666"]},"Action":["cloudhsm:CreateCluster"],"Resource":"*"}`)), profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.Grants(backup, profile.Actions...)
+	want := []Grant{
+		{Account: "444455556666", Actions: []string{"cloudhsm:DescribeBackups", "cloudhsm:CreateCluster"}},
+		{Account: "777788889999", Actions: []string{"cloudhsm:CreateCluster"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Grants = %+v, want %+v", got, want)
 	}
 }

@@ -167,7 +167,7 @@ func sharedBackup(tx store.Tx, who identity.Caller, ref arn.ARN) (store.Backup, 
 	if b.Account != ref.Account || b.Region != ref.Region {
 		return store.Backup{}, denied
 	}
-	ok, err := granted(tx, b, who.Account, grantCreateCluster)
+	ok, err := grantedCreateCluster(tx, b, who.Account)
 	if err != nil {
 		return store.Backup{}, err
 	}

@@ -1,12 +1,9 @@
 package service
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
@@ -22,16 +19,11 @@ const (
 	grantCreateCluster   = "cloudhsm:CreateCluster"
 )
 
-var (
-	accountPattern      = regexp.MustCompile(`^[0-9]{12}$`)
-	rootPrincipalPrefix = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):root$`)
-)
-
-// granted reports whether backup b's resource policy lets account perform action on it. The
-// stored document is evaluated by package policy, the evaluator that also checks strict-mode
-// identity policies, so sharing decides the same way in both modes. A stored document that the
-// evaluator cannot read (none can be put today) grants nothing.
-func granted(tx store.Tx, b store.Backup, account, action string) (bool, error) {
+// grantedCreateCluster reports whether backup b's resource policy lets account create a cluster
+// from it. It reads the grants recorded when the policy was put — the evaluator's decisions on
+// the document, parsed once then (sharePolicy) — so sharing decides the same way in both modes
+// and no document is parsed again.
+func grantedCreateCluster(tx store.Tx, b store.Backup, account string) (bool, error) {
 	p, err := tx.Policy(b.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -39,154 +31,42 @@ func granted(tx store.Tx, b store.Backup, account, action string) (bool, error) 
 	if err != nil {
 		return false, fmt.Errorf("policy of %s: %w", b.ID, err)
 	}
-	doc, err := policy.Parse([]byte(p.Document), policy.Resource)
-	if err != nil {
-		return false, nil
-	}
-	return doc.Allows(shareRequest(b, account, action)), nil
-}
-
-// shareRequest is the question a backup's resource policy answers for a grantee.
-func shareRequest(b store.Backup, account, action string) policy.Request {
-	return policy.Request{Principal: account, Action: action, Resource: backupARN(b)}
-}
-
-// stringOrList is an IAM policy value that may be one string or a list of strings.
-type stringOrList []string
-
-func (s *stringOrList) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*s = []string{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("each of Principal.AWS, Action and Resource must be a string or a list of strings")
-	}
-	*s = many
-	return nil
-}
-
-// policyStatement is one statement of a backup policy. Condition and the Not* elements are
-// decoded only to be refused: ignoring them would share more than the owner wrote.
-type policyStatement struct {
-	Sid       string
-	Effect    string
-	Principal struct{ AWS stringOrList }
-	Action    stringOrList
-	Resource  stringOrList
-
-	Condition, NotPrincipal, NotAction, NotResource json.RawMessage
-}
-
-// statementList is a policy's Statement element: one statement object or a list of them, as
-// IAM allows.
-type statementList []policyStatement
-
-func (s *statementList) UnmarshalJSON(b []byte) error {
-	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '{' {
-		var one policyStatement
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
+	for _, g := range p.Grants {
+		if g.Account == account {
+			return g.CreateCluster, nil
 		}
-		*s = statementList{one}
-		return nil
 	}
-	var many []policyStatement
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*s = many
-	return nil
+	return false, nil
 }
 
-// policyDocumentError explains why a policy is not a valid document, without Go type names.
-func policyDocumentError(err error) error {
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) {
-		where := "The document"
-		if typ.Field != "" {
-			where = typ.Field
-		}
-		return invalid("Policy is not a valid policy document: %s cannot be a JSON %s.", where, typ.Value)
-	}
-	return invalid("Policy is not a valid policy document: %v.", err)
-}
-
-// parsePolicy checks a backup sharing policy and returns its grants: IAM-style JSON whose
-// statements Allow only cloudhsm:DescribeBackups and/or cloudhsm:CreateCluster to principals
-// given as account IDs or arn:aws:iam::<account>:root, on this backup. Anything it does not
-// understand (Condition, NotPrincipal, NotAction, NotResource) is refused.
-//
-// The grants (what the store indexes for DescribeBackups with Shared) are not worked out here:
-// each named account's are the decisions of package policy's evaluator on the document, the same
-// evaluation granted makes later, so the index and the evaluator cannot disagree.
-func parsePolicy(doc string, b store.Backup) ([]store.Grant, error) {
+// sharePolicy checks a backup sharing policy with package policy's sharing profile (IAM-style
+// JSON whose statements Allow only cloudhsm:DescribeBackups and/or cloudhsm:CreateCluster to
+// accounts, on this backup) and returns the grants the store indexes for each account it names:
+// the evaluator's own decisions, so the index and the evaluator cannot disagree.
+func sharePolicy(doc string, b store.Backup) ([]store.Grant, error) {
 	backupArn := backupARN(b)
-	var p struct {
-		Version   string
-		Statement statementList
+	p, err := policy.ParseSharing([]byte(doc), policy.Sharing{
+		Resource: backupArn, Actions: []string{grantDescribeBackups, grantCreateCluster},
+	})
+	if err != nil {
+		return nil, invalid("%s.", capitalized(err.Error()))
 	}
-	if err := json.Unmarshal([]byte(doc), &p); err != nil {
-		return nil, policyDocumentError(err)
-	}
-	if len(p.Statement) == 0 {
-		return nil, invalid("Policy has no Statement.")
-	}
-	seen := map[string]bool{}
-	var order []string
-	for i, st := range p.Statement {
-		n := i + 1
-		if st.Effect != "Allow" {
-			return nil, invalid("Statement %d: Effect must be \"Allow\"; backup policies can only share.", n)
-		}
-		if st.Condition != nil || st.NotPrincipal != nil || st.NotAction != nil || st.NotResource != nil {
-			return nil, invalid("Statement %d: Condition, NotPrincipal, NotAction and NotResource are not supported in backup policies.", n)
-		}
-		if len(st.Action) == 0 {
-			return nil, invalid("Statement %d has no Action.", n)
-		}
-		for _, a := range st.Action {
-			if a != grantDescribeBackups && a != grantCreateCluster {
-				return nil, invalid("Statement %d: action %q cannot be shared; allowed actions are %s and %s.", n, a, grantDescribeBackups, grantCreateCluster)
-			}
-		}
-		for _, r := range st.Resource {
-			if r != backupArn && r != "*" {
-				return nil, invalid("Statement %d: resource %q is not this backup (%s).", n, r, backupArn)
-			}
-		}
-		if len(st.Principal.AWS) == 0 {
-			return nil, invalid("Statement %d needs Principal {\"AWS\": [...]} with account IDs.", n)
-		}
-		for _, pr := range st.Principal.AWS {
-			account := pr
-			if m := rootPrincipalPrefix.FindStringSubmatch(pr); m != nil {
-				account = m[1]
-			}
-			if !accountPattern.MatchString(account) {
-				return nil, invalid("Statement %d: principal %q must be a 12-digit account ID or arn:aws:iam::<account>:root.", n, pr)
-			}
-			if !seen[account] {
-				seen[account] = true
-				order = append(order, account)
-			}
-		}
-	}
-	evaluator, err := policy.Parse([]byte(doc), policy.Resource)
-	if err != nil { // what the checks above accept, the evaluator reads, but for an empty Resource list
-		return nil, invalid("Policy is not a valid policy document: %v.", err)
-	}
-	grants := make([]store.Grant, len(order))
-	for i, account := range order {
-		grants[i] = store.Grant{
-			Account:       account,
-			Describe:      evaluator.Allows(shareRequest(b, account, grantDescribeBackups)),
-			CreateCluster: evaluator.Allows(shareRequest(b, account, grantCreateCluster)),
-		}
+	var grants []store.Grant
+	for _, g := range p.Grants(backupArn, grantDescribeBackups, grantCreateCluster) {
+		grants = append(grants, store.Grant{
+			Account: g.Account, Describe: g.Allows(grantDescribeBackups), CreateCluster: g.Allows(grantCreateCluster),
+		})
 	}
 	return grants, nil
+}
+
+// capitalized returns s with its first letter upper-case, to turn a package's error into a
+// sentence of the client's message.
+func capitalized(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // policyTarget resolves a resource ARN to a backup of the caller: only backups carry
@@ -232,7 +112,7 @@ func (s *Service) PutResourcePolicy(ctx context.Context, in *api.PutResourcePoli
 		if b.State != api.BackupStateReady {
 			return invalid("Backup %s is in state %s; only a backup in state READY can be shared.", b.ID, b.State)
 		}
-		grants, err := parsePolicy(*in.Policy, b)
+		grants, err := sharePolicy(*in.Policy, b)
 		if err != nil {
 			return err
 		}
