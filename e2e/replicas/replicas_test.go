@@ -246,21 +246,31 @@ func TestDueTransitionsHappenExactlyOnce(t *testing.T) {
 					})
 				}
 			}
-			waitReads := func(n int64) {
-				deadline := time.Now().Add(30 * time.Second)
-				for len(readers) > 0 && reads.Load() < n && !t.Failed() && time.Now().Before(deadline) {
+			// waitReads waits until the readers have made n reads in all, and fails the test if
+			// they do not within a minute: the jump must not pass with no one reading.
+			waitReads := func(n int64, what string) {
+				t.Helper()
+				if len(readers) == 0 {
+					return
+				}
+				deadline := time.Now().Add(time.Minute)
+				for reads.Load() < n && !t.Failed() && time.Now().Before(deadline) {
 					time.Sleep(5 * time.Millisecond)
 				}
+				if got := reads.Load(); got < n {
+					close(stop)
+					wg.Wait()
+					t.Fatalf("%s: the readers made %d DescribeBackups, want %d", what, got, n)
+				}
 			}
-			waitReads(10) // the readers are hammering
+			waitReads(10, "before the jump") // the readers are hammering
 			began := time.Now()
 			if tc.wallJump {
 				f.clock.Advance(30 * day)
 			} else {
 				a.advance(t, 30*day)
 			}
-			before := reads.Load()
-			waitReads(before + 30) // and go on reading after the jump
+			waitReads(reads.Load()+30, "after the jump") // and go on reading after it
 			close(stop)
 			wg.Wait()
 			t.Logf("30-day jump settled and read back in %v, while %d readers made %d DescribeBackups",
