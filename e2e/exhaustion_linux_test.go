@@ -141,12 +141,19 @@ func (w *writeProbe) check() {
 }
 
 // mountExt4 mounts a fresh ext4 file system of sizeMiB on a loop device and returns its
-// mount point; it needs root (CAP_SYS_ADMIN) and loop devices, and skips the test without them.
+// mount point. It needs root (CAP_SYS_ADMIN), loop devices, mkfs.ext4 and mount, and fails the
+// test without them; go test -short leaves the test out.
 func mountExt4(t *testing.T, sizeMiB int) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to loop-mount a small file system")
+	if testing.Short() {
+		t.Skip("-short: needs root to loop-mount a small file system")
 	}
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root to loop-mount a small file system (CI runs as root); leave this test out with go test -short")
+	}
+	needTool(t, "mkfs.ext4", "e2fsprogs")
+	needTool(t, "mount", "mount")
+	needTool(t, "umount", "mount")
 	dir := t.TempDir()
 	img, mnt := filepath.Join(dir, "disk.img"), filepath.Join(dir, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
@@ -160,7 +167,7 @@ func mountExt4(t *testing.T, sizeMiB int) string {
 	}
 	for _, cmd := range [][]string{{"mkfs.ext4", "-q", "-F", "-m", "0", img}, {"mount", "-o", "loop", img, mnt}} {
 		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
-			t.Skipf("cannot make a small file system here (%s: %v: %s)", strings.Join(cmd, " "), err, out)
+			t.Fatalf("cannot make a small file system here (%s: %v: %s); it needs loop devices", strings.Join(cmd, " "), err, out)
 		}
 	}
 	t.Cleanup(func() {
@@ -246,10 +253,11 @@ func TestReadOnlyStoreIsARetryableFailure(t *testing.T) {
 	// Root ignores file modes, and a file system with open writers cannot be remounted
 	// read-only; an immutable file refuses every write, even through descriptors already open.
 	files := []string{db, db + "-wal"}
+	needTool(t, "chattr", "e2fsprogs")
 	chattr := func(flag string) {
 		t.Helper()
 		if out, err := exec.Command("chattr", append([]string{flag}, files...)...).CombinedOutput(); err != nil {
-			t.Skipf("chattr %s: %v: %s", flag, err, out)
+			t.Fatalf("chattr %s: %v: %s", flag, err, out)
 		}
 	}
 	chattr("+i")
@@ -277,7 +285,7 @@ func prlimitFsize(t *testing.T, pid int, soft uint64) syscall.Rlimit {
 	t.Helper()
 	var old syscall.Rlimit
 	if _, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), syscall.RLIMIT_FSIZE, 0, uintptr(unsafe.Pointer(&old)), 0, 0); errno != 0 {
-		t.Skipf("prlimit(%d): %v", pid, errno)
+		t.Fatalf("prlimit(%d): %v", pid, errno)
 	}
 	set := syscall.Rlimit{Cur: soft, Max: old.Max}
 	if _, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), syscall.RLIMIT_FSIZE, uintptr(unsafe.Pointer(&set)), 0, 0, 0); errno != 0 {

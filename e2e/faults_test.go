@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -18,10 +19,17 @@ import (
 )
 
 // countingTransport counts the HTTP requests a client sends (its attempts, retries included).
-type countingTransport struct{ n atomic.Int64 }
+// The first closeFirst of them fail, unsent, as if the connection had been closed under them
+// (what aws/aws-sdk-go-v2#2737 looks like).
+type countingTransport struct {
+	n          atomic.Int64
+	closeFirst int64
+}
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
+	if c.n.Add(1) <= c.closeFirst {
+		return nil, &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed}
+	}
 	return http.DefaultTransport.RoundTrip(r)
 }
 

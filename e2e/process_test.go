@@ -33,6 +33,14 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// needTool fails the test unless command is on PATH, naming the Debian package that has it.
+func needTool(t *testing.T, command, debianPackage string) {
+	t.Helper()
+	if _, err := exec.LookPath(command); err != nil {
+		t.Fatalf("%s is not on PATH: install it (apt-get install %s; .ci/run does when it is missing), or leave this test out with go test -short", command, debianPackage)
+	}
+}
+
 // process is a running cloudhsm-local binary.
 type process struct {
 	cmd    *exec.Cmd

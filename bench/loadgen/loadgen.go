@@ -8,6 +8,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -45,6 +46,8 @@ type Result struct {
 	LastRPS     float64 `json:"last_second_rps"`  // and in the last: a decay shows a cost that grows with the store
 	Concurrency int     `json:"concurrency"`
 	FirstError  string  `json:"first_error,omitempty"`
+	// WrongAnswers counts the errors that were a 200 with the wrong answer (ErrWrongAnswer).
+	WrongAnswers int `json:"wrong_answers,omitempty"`
 }
 
 // Worker is one client of a run. Op is called with the same Worker for every request the
@@ -74,6 +77,7 @@ func Run(ctx context.Context, opts Options, op Op) Result {
 		stop     atomic.Bool
 		measured atomic.Int64
 		errCount atomic.Int64
+		wrong    atomic.Int64
 		firstErr atomic.Value
 		wg       sync.WaitGroup
 	)
@@ -119,6 +123,9 @@ func Run(ctx context.Context, opts Options, op Op) Result {
 					if errCount.Add(1) == 1 {
 						firstErr.Store(err.Error())
 					}
+					if errors.Is(err, ErrWrongAnswer) {
+						wrong.Add(1)
+					}
 					continue
 				}
 				samples = append(samples, sample{start: t0.Sub(from), took: t1.Sub(t0)})
@@ -141,7 +148,7 @@ func Run(ctx context.Context, opts Options, op Op) Result {
 	for _, s := range perWorker {
 		all = append(all, s...)
 	}
-	res := Result{Requests: len(all), Errors: int(errCount.Load()), Concurrency: opts.Concurrency}
+	res := Result{Requests: len(all), Errors: int(errCount.Load()), WrongAnswers: int(wrong.Load()), Concurrency: opts.Concurrency}
 	if e, ok := firstErr.Load().(string); ok {
 		res.FirstError = e
 	}
@@ -190,7 +197,7 @@ func (r Result) String() string {
 	s := fmt.Sprintf("%8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%d requests in %.1fs, c=%d",
 		r.RPS, r.P50Ms, r.P99Ms, r.Requests, r.Seconds, r.Concurrency)
 	if r.Errors > 0 {
-		s += fmt.Sprintf(", %d errors, first: %s", r.Errors, r.FirstError)
+		s += fmt.Sprintf(", %d errors (%d wrong answers), first: %s", r.Errors, r.WrongAnswers, r.FirstError)
 	}
 	return s + ")"
 }

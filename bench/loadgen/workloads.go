@@ -48,13 +48,95 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// Fixed sends the same operation and body on every call.
+// Fixed sends the same operation and body on every call; any 200 counts as success, so it is
+// for writes, whose answer the ceiling server cannot give. Reads use Checked.
 func Fixed(c *Client, op string, body []byte) Op {
 	return func(ctx context.Context, w *Worker) error {
 		var err error
 		w.Scratch, err = c.Post(ctx, op, body, w.Scratch)
 		return err
 	}
+}
+
+// ErrWrongAnswer marks a 200 whose body is not what the request asked for. Run counts it as
+// an error: a server that answers fast and wrong (an empty page, another backup) must not look
+// faster.
+var ErrWrongAnswer = errors.New("wrong answer")
+
+// Check inspects the body of a 200 answer and returns an error wrapping ErrWrongAnswer if it
+// is wrong.
+type Check func(body []byte) error
+
+// Checked sends the same operation and body on every call, like Fixed, and fails a 200 that
+// check refuses.
+func Checked(c *Client, op string, body []byte, check Check) Op {
+	return func(ctx context.Context, w *Worker) error {
+		var err error
+		if w.Scratch, err = c.Post(ctx, op, body, w.Scratch); err != nil {
+			return err
+		}
+		if err := check(w.Scratch); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		return nil
+	}
+}
+
+// ListsBackup checks that a DescribeBackups answer lists exactly the backup id.
+func ListsBackup(id string) Check {
+	return func(body []byte) error {
+		backups, err := listedBackups(body)
+		if err != nil {
+			return err
+		}
+		if len(backups) != 1 || backups[0].BackupId != id {
+			return fmt.Errorf("%w: want backup %s alone, got %d backups: %s", ErrWrongAnswer, id, len(backups), clip(string(body), 200))
+		}
+		return nil
+	}
+}
+
+// ListsBackups checks that a DescribeBackups answer lists n backups.
+func ListsBackups(n int) Check {
+	return func(body []byte) error {
+		backups, err := listedBackups(body)
+		if err != nil {
+			return err
+		}
+		if len(backups) != n {
+			return fmt.Errorf("%w: want %d backups, got %d: %s", ErrWrongAnswer, n, len(backups), clip(string(body), 200))
+		}
+		return nil
+	}
+}
+
+// ListsBackupsOfCluster checks that a DescribeBackups answer lists at least one backup, and
+// only backups of the cluster.
+func ListsBackupsOfCluster(clusterID string) Check {
+	return func(body []byte) error {
+		backups, err := listedBackups(body)
+		if err != nil {
+			return err
+		}
+		if len(backups) == 0 {
+			return fmt.Errorf("%w: want backups of %s, got none: %s", ErrWrongAnswer, clusterID, clip(string(body), 200))
+		}
+		for _, b := range backups {
+			if b.ClusterId != clusterID {
+				return fmt.Errorf("%w: want backups of %s, got %s of %s", ErrWrongAnswer, clusterID, b.BackupId, b.ClusterId)
+			}
+		}
+		return nil
+	}
+}
+
+// listedBackups decodes the backups of a DescribeBackups answer.
+func listedBackups(body []byte) ([]backup, error) {
+	var out struct{ Backups []backup }
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("%w: not a DescribeBackups answer (%v): %s", ErrWrongAnswer, err, clip(string(body), 200))
+	}
+	return out.Backups, nil
 }
 
 // DeleteRestoreCycle deletes then restores backups, each worker on its own backups (worker w
@@ -119,6 +201,7 @@ type cluster struct {
 type backup struct {
 	BackupId    string
 	BackupState string
+	ClusterId   string
 }
 
 // CreateCluster creates one empty cluster and returns its ID.

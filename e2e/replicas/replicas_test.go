@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
 
+	"github.com/cloudhsm-local/cloudhsm-local/e2e/internal/netfail"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 )
@@ -231,10 +232,11 @@ func TestDueTransitionsHappenExactlyOnce(t *testing.T) {
 							}
 							// Retries absorb the SDK closing a keep-alive connection under its
 							// own response (aws/aws-sdk-go-v2#2737), which grew likelier as the
-							// server got faster; an error the retries do not clear still fails.
+							// server got faster, and nothing else: an answer from the server, a
+							// 500 or a throttle included, fails the test.
 							_, err := r.api.DescribeBackups(context.Background(), &cloudhsmv2.DescribeBackupsInput{
 								Filters: map[string][]string{"clusterIds": {kept, expiring}},
-							}, func(o *cloudhsmv2.Options) { o.RetryMaxAttempts = 3 })
+							}, func(o *cloudhsmv2.Options) { o.Retryer = netfail.Retryer(3) })
 							if err != nil {
 								t.Errorf("%s: DescribeBackups during the jump: %v", r.name, err)
 								return
@@ -244,21 +246,31 @@ func TestDueTransitionsHappenExactlyOnce(t *testing.T) {
 					})
 				}
 			}
-			waitReads := func(n int64) {
-				deadline := time.Now().Add(30 * time.Second)
-				for len(readers) > 0 && reads.Load() < n && !t.Failed() && time.Now().Before(deadline) {
+			// waitReads waits until the readers have made n reads in all, and fails the test if
+			// they do not within a minute: the jump must not pass with no one reading.
+			waitReads := func(n int64, what string) {
+				t.Helper()
+				if len(readers) == 0 {
+					return
+				}
+				deadline := time.Now().Add(time.Minute)
+				for reads.Load() < n && !t.Failed() && time.Now().Before(deadline) {
 					time.Sleep(5 * time.Millisecond)
 				}
+				if got := reads.Load(); got < n {
+					close(stop)
+					wg.Wait()
+					t.Fatalf("%s: the readers made %d DescribeBackups, want %d", what, got, n)
+				}
 			}
-			waitReads(10) // the readers are hammering
+			waitReads(10, "before the jump") // the readers are hammering
 			began := time.Now()
 			if tc.wallJump {
 				f.clock.Advance(30 * day)
 			} else {
 				a.advance(t, 30*day)
 			}
-			before := reads.Load()
-			waitReads(before + 30) // and go on reading after the jump
+			waitReads(reads.Load()+30, "after the jump") // and go on reading after it
 			close(stop)
 			wg.Wait()
 			t.Logf("30-day jump settled and read back in %v, while %d readers made %d DescribeBackups",

@@ -33,15 +33,20 @@ func NewManual(start time.Time) *Manual { return &Manual{now: start.UTC()} }
 func (m *Manual) Now() time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.now.IsZero() {
-		return time.Unix(0, 0).UTC()
-	}
-	return m.now
+	return m.current()
 }
 
 // Advance moves the clock forward by d.
 func (m *Manual) Advance(d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.now = m.now.Add(d)
+	m.now = m.current().Add(d)
+}
+
+// current is the clock's time, the Unix epoch for the zero value; m.mu must be held.
+func (m *Manual) current() time.Time {
+	if m.now.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return m.now
 }

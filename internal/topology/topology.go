@@ -43,13 +43,17 @@ func Load(path string) (Topology, error) {
 	return Parse(raw)
 }
 
-// Parse parses the contents of a topology file.
+// Parse parses the contents of a topology file. A file must have the "subnets" object (which
+// may be empty: then no subnet exists).
 func Parse(raw []byte) (Topology, error) {
 	var doc struct {
 		Subnets map[string]Subnet `json:"subnets"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return Topology{}, fmt.Errorf("topology file is not valid JSON of the form {\"subnets\":{\"subnet-…\":{\"vpc\":…,\"az\":…}}}: %w", err)
+	}
+	if doc.Subnets == nil { // else a misspelled file would silently mean no file
+		return Topology{}, fmt.Errorf("topology file has no \"subnets\" object: want {\"subnets\":{\"subnet-…\":{\"vpc\":…,\"az\":…}}}")
 	}
 	for id, s := range doc.Subnets {
 		if !strings.HasPrefix(id, "subnet-") || !strings.HasPrefix(s.VpcID, "vpc-") || !azPattern.MatchString(s.AvailabilityZone) {

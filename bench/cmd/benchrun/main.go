@@ -544,15 +544,15 @@ func (s *suite) op(workload string, t *target) (loadgen.Op, error) {
 		if t.kind == kindCeiling {
 			id = "backup-00000000000"
 		}
-		return loadgen.Fixed(t.c, "DescribeBackups", loadgen.DescribeBackupByID(id)), nil
+		return loadgen.Checked(t.c, "DescribeBackups", loadgen.DescribeBackupByID(id), loadgen.ListsBackup(id)), nil
 	case "cluster-filter":
 		id := t.clusterA
 		if t.kind == kindCeiling {
 			id = "cluster-abcdefghijk"
 		}
-		return loadgen.Fixed(t.c, "DescribeBackups", loadgen.DescribeBackupsOfCluster(id)), nil
+		return loadgen.Checked(t.c, "DescribeBackups", loadgen.DescribeBackupsOfCluster(id), loadgen.ListsBackupsOfCluster(id)), nil
 	case "page-50":
-		return loadgen.Fixed(t.c, "DescribeBackups", loadgen.DescribeBackupsPage(50)), nil
+		return loadgen.Checked(t.c, "DescribeBackups", loadgen.DescribeBackupsPage(50), loadgen.ListsBackups(50)), nil
 	case "delete-restore":
 		ids := t.deleteIDs
 		if t.kind == kindCeiling {

@@ -326,6 +326,9 @@ func markdown(r *Report) string {
 			trend = num(x.FirstRPS) + " / " + num(x.LastRPS)
 		}
 		errs := fmt.Sprint(x.Errors)
+		if x.WrongAnswers > 0 {
+			errs += fmt.Sprintf(" (%d wrong answers)", x.WrongAnswers)
+		}
 		if x.Errors > 0 {
 			errs += ": " + strings.ReplaceAll(clipString(x.FirstError, 80), "|", "/")
 		}

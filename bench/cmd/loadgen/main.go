@@ -7,7 +7,7 @@
 // Workloads:
 //
 //	describe-one    DescribeBackups of one backup by the backupIds filter (-backup ID)
-//	page            DescribeBackups, first page of -max backups (default 50)
+//	page            DescribeBackups, first page of -max backups (default 50; the account must hold as many)
 //	cluster-filter  DescribeBackups with the clusterIds filter (-cluster ID)
 //	delete-restore  DeleteBackup then RestoreBackup on distinct backups (of -cluster ID)
 //	create-cluster  CreateCluster
@@ -83,11 +83,11 @@ func run(ctx context.Context) error {
 	var op loadgen.Op
 	switch *workload {
 	case "describe-one":
-		op = loadgen.Fixed(c, "DescribeBackups", loadgen.DescribeBackupByID(*backupID))
+		op = loadgen.Checked(c, "DescribeBackups", loadgen.DescribeBackupByID(*backupID), loadgen.ListsBackup(*backupID))
 	case "page":
-		op = loadgen.Fixed(c, "DescribeBackups", loadgen.DescribeBackupsPage(*pageSize))
+		op = loadgen.Checked(c, "DescribeBackups", loadgen.DescribeBackupsPage(*pageSize), loadgen.ListsBackups(*pageSize))
 	case "cluster-filter":
-		op = loadgen.Fixed(c, "DescribeBackups", loadgen.DescribeBackupsOfCluster(*clusterID))
+		op = loadgen.Checked(c, "DescribeBackups", loadgen.DescribeBackupsOfCluster(*clusterID), loadgen.ListsBackupsOfCluster(*clusterID))
 	case "delete-restore":
 		if len(seeded) < *conc {
 			return fmt.Errorf("delete-restore needs at least -c backups: pass -seed")
@@ -100,11 +100,14 @@ func run(ctx context.Context) error {
 	}
 	res := loadgen.Run(ctx, loadgen.Options{Concurrency: *conc, Warmup: *warmup, Duration: *dur, MaxRequests: *count}, op)
 	if *asJSON {
-		return json.NewEncoder(os.Stdout).Encode(res)
+		if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Printf("%-15s %s\n", *workload, res)
 	}
-	fmt.Printf("%-15s %s\n", *workload, res)
 	if res.Errors > 0 {
-		return fmt.Errorf("%d requests failed", res.Errors)
+		return fmt.Errorf("%d requests failed (%d with a wrong answer)", res.Errors, res.WrongAnswers)
 	}
 	return nil
 }
