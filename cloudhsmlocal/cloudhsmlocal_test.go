@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,6 +177,63 @@ func TestParallelServersAreIsolated(t *testing.T) {
 				t.Fatalf("the clock moved %s since the cluster was created, want this server's own %dh", moved, i+1)
 			}
 		})
+	}
+}
+
+// TestFiftyServersAtOnce: 50 servers alive together, started and used from 50 goroutines, each
+// see only their own cluster and clock.
+func TestFiftyServersAtOnce(t *testing.T) {
+	const n = 50
+	servers := make([]*cloudhsmlocal.Server, n)
+	clusters := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			srv, err := cloudhsmlocal.Start(t.Context(), cloudhsmlocal.Options{})
+			if err != nil {
+				t.Errorf("Start #%d: %v", i, err)
+				return
+			}
+			servers[i] = srv
+			out, err := srv.Client(account1, region).CreateCluster(t.Context(), &cloudhsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"), SubnetIds: []string{"subnet-0a1b2c3d4e5f60001"}})
+			if err != nil {
+				t.Errorf("CreateCluster on server #%d: %v", i, err)
+				return
+			}
+			clusters[i] = aws.ToString(out.Cluster.ClusterId)
+			if err := srv.Advance(t.Context(), time.Duration(i+1)*24*time.Hour); err != nil {
+				t.Errorf("Advance on server #%d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, srv := range servers {
+			if srv != nil {
+				if err := srv.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			}
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	first, err := servers[0].Now(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, srv := range servers {
+		if got := clusterIDs(t, srv.Client(account1, region)); len(got) != 1 || got[0] != clusters[i] {
+			t.Errorf("server #%d lists clusters %v, want only its own %s", i, got, clusters[i])
+		}
+		now, err := srv.Now(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if days := now.Sub(first).Round(time.Hour) / (24 * time.Hour); int(days) != i {
+			t.Errorf("server #%d's clock is %s, %d days after server #0's; want %d (each moved its own by its number + 1 days)", i, now, days, i)
+		}
 	}
 }
 
