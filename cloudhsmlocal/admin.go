@@ -18,13 +18,13 @@ import (
 // the admin API checks and does, nothing more.
 
 // AdminError is an admin action the server refused. errors.Is matches it against
-// ErrInvalidArgument, ErrUnauthorized, ErrNotFound and ErrConflict by its status.
+// ErrInvalidArgument, ErrNotFound and ErrConflict by its status.
 type AdminError struct {
 	// Action says what was asked, such as "activate cluster-abcdefghijk".
 	Action string
-	// StatusCode is the admin API's HTTP status: 400 for a bad argument, 401 for a missing or
-	// wrong admin token, 404 for an unknown cluster, 409 when the current state forbids the
-	// action (a cluster that is not INITIALIZED, a clock moved backwards, ...).
+	// StatusCode is the admin API's HTTP status: 400 for a bad argument, 404 for an unknown
+	// cluster, 409 when the current state forbids the action (a cluster that is not
+	// INITIALIZED, a clock moved backwards, ...), 500 for a failure of the server itself.
 	StatusCode int
 	// Message is the server's explanation.
 	Message string
@@ -33,7 +33,6 @@ type AdminError struct {
 // The errors an AdminError matches with errors.Is.
 var (
 	ErrInvalidArgument = errors.New("cloudhsmlocal: invalid argument")
-	ErrUnauthorized    = errors.New("cloudhsmlocal: the admin token is missing or wrong")
 	ErrNotFound        = errors.New("cloudhsmlocal: not found")
 	ErrConflict        = errors.New("cloudhsmlocal: refused in the current state")
 )
@@ -47,8 +46,6 @@ func (e *AdminError) Is(target error) bool {
 	switch target {
 	case ErrInvalidArgument:
 		return e.StatusCode == http.StatusBadRequest
-	case ErrUnauthorized:
-		return e.StatusCode == http.StatusUnauthorized
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
 	case ErrConflict:

@@ -424,7 +424,7 @@ func TestAdminErrors(t *testing.T) {
 			if !errors.Is(err, tt.want) || ae.StatusCode != tt.status || ae.Message == "" {
 				t.Fatalf("got %v (status %d), want %v with status %d and a message", err, ae.StatusCode, tt.want, tt.status)
 			}
-			for _, other := range []error{cloudhsmlocal.ErrNotFound, cloudhsmlocal.ErrConflict, cloudhsmlocal.ErrInvalidArgument, cloudhsmlocal.ErrUnauthorized} {
+			for _, other := range []error{cloudhsmlocal.ErrNotFound, cloudhsmlocal.ErrConflict, cloudhsmlocal.ErrInvalidArgument} {
 				if other != tt.want && errors.Is(err, other) {
 					t.Errorf("%v also matches %v", err, other)
 				}
