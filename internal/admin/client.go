@@ -21,7 +21,7 @@ type Client struct {
 }
 
 // Call sends one admin request (body may be nil) and returns the JSON response body. A
-// non-2xx answer becomes an error carrying the server's message.
+// non-2xx answer becomes a *StatusError carrying the server's message.
 func (c Client) Call(ctx context.Context, method, path string, body any) (json.RawMessage, error) {
 	var in io.Reader
 	if body != nil {
@@ -54,11 +54,33 @@ func (c Client) Call(ctx context.Context, method, path string, body any) (json.R
 		return nil, fmt.Errorf("read response of %s %s: %w", method, url, err)
 	}
 	if resp.StatusCode/100 != 2 {
+		se := &StatusError{Method: method, Path: path, StatusCode: resp.StatusCode}
 		var e Error
 		if json.Unmarshal(out, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("%s %s: %s (HTTP %d)", method, path, e.Error, resp.StatusCode)
+			se.Message = e.Error
+		} else {
+			se.Body = string(bytes.TrimSpace(out))
 		}
-		return nil, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(out))
+		return nil, se
 	}
 	return out, nil
+}
+
+// StatusError is the error of a call the server answered with a status other than 2xx, so that
+// callers can tell a refusal (404, 409, ...) from a server they could not reach.
+type StatusError struct {
+	Method, Path string
+	// StatusCode is the HTTP status of the answer.
+	StatusCode int
+	// Message is the server's explanation (the body's Error), empty when the body was not one.
+	Message string
+	// Body is the body as text when it held no Error.
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	if e.Message != "" {
+		return fmt.Sprintf("%s %s: %s (HTTP %d)", e.Method, e.Path, e.Message, e.StatusCode)
+	}
+	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.StatusCode, e.Body)
 }

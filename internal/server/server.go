@@ -126,7 +126,8 @@ func openStore(ctx context.Context, dsn string, durability sqlstore.Durability) 
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve answers requests on ln until ctx is done, then shuts down gracefully: it stops
-// accepting, lets requests in flight finish (up to drain), and returns.
+// accepting, lets requests in flight finish (up to drain), and returns. Connections still busy
+// when drain has passed are closed, so that Serve leaves none behind.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -147,7 +148,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return errors.Join(fmt.Errorf("shutdown: %w", err), hs.Close())
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
