@@ -76,6 +76,14 @@ func (vs *Violations) ListLength(path string, n, minLen, maxLen int, shown func(
 	}
 }
 
+// ListCap checks a list or map that the model leaves unbounded against MaxListLength; shown
+// renders its start, and is only called for a violation.
+func (vs *Violations) ListCap(path string, n int, shown func() string) {
+	if n > MaxListLength {
+		vs.add(quote(shown()), path, fmt.Sprintf("Member must have length less than or equal to %d (a cloudhsm-local limit on every list)", MaxListLength))
+	}
+}
+
 func (vs *Violations) length(path, shown string, n, minLen, maxLen int) {
 	if minLen >= 0 && n < minLen {
 		vs.add(shown, path, fmt.Sprintf("Member must have length greater than or equal to %d", minLen))
@@ -135,6 +143,24 @@ func listString[T any](list []T) string {
 		parts = append(parts, fmt.Sprintf("... %d more", n))
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// firstOf renders the start of a long list: [a, b, c, ... N more].
+func firstOf[T any](list []T) string {
+	const shown = 3
+	parts := make([]string, 0, shown+1)
+	for _, e := range list[:min(len(list), shown)] {
+		parts = append(parts, Clip(fmt.Sprint(e)))
+	}
+	if n := len(list) - shown; n > 0 {
+		parts = append(parts, fmt.Sprintf("... %d more", n))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// firstKeysOf renders the first keys of a long map, in order: {a, b, c, ... N more}.
+func firstKeysOf[V any](m map[string]V) string {
+	return "{" + strings.TrimSuffix(strings.TrimPrefix(firstOf(sortedKeys(m)), "["), "]") + "}"
 }
 
 // sortedKeys returns a map's keys in order, so violations about keys are reported in a stable

@@ -54,13 +54,13 @@ func OperationNames() []string {
 	}
 }
 
-// Invoke decodes the input of the named operation with decode, validates it and calls svc.
-// It returns ErrUnknownOperation when name is not an operation of the service.
-func Invoke(ctx context.Context, svc Service, name string, decode func(any) error) (any, error) {
+// Invoke decodes body into the input of the named operation (Decode), validates it and calls
+// svc. It returns ErrUnknownOperation when name is not an operation of the service.
+func Invoke(ctx context.Context, svc Service, name string, body []byte) (any, error) {
 	switch name {
 	case "CopyBackupToRegion":
 		in := new(CopyBackupToRegionRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -69,7 +69,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.CopyBackupToRegion(ctx, in)
 	case "CreateCluster":
 		in := new(CreateClusterRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -78,7 +78,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.CreateCluster(ctx, in)
 	case "CreateHsm":
 		in := new(CreateHsmRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -87,7 +87,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.CreateHsm(ctx, in)
 	case "DeleteBackup":
 		in := new(DeleteBackupRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -96,7 +96,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.DeleteBackup(ctx, in)
 	case "DeleteCluster":
 		in := new(DeleteClusterRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -105,7 +105,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.DeleteCluster(ctx, in)
 	case "DeleteHsm":
 		in := new(DeleteHsmRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -114,7 +114,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.DeleteHsm(ctx, in)
 	case "DeleteResourcePolicy":
 		in := new(DeleteResourcePolicyRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -123,7 +123,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.DeleteResourcePolicy(ctx, in)
 	case "DescribeBackups":
 		in := new(DescribeBackupsRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -132,7 +132,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.DescribeBackups(ctx, in)
 	case "DescribeClusters":
 		in := new(DescribeClustersRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -141,7 +141,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.DescribeClusters(ctx, in)
 	case "GetResourcePolicy":
 		in := new(GetResourcePolicyRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -150,7 +150,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.GetResourcePolicy(ctx, in)
 	case "InitializeCluster":
 		in := new(InitializeClusterRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -159,7 +159,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.InitializeCluster(ctx, in)
 	case "ListTags":
 		in := new(ListTagsRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -168,7 +168,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.ListTags(ctx, in)
 	case "ModifyBackupAttributes":
 		in := new(ModifyBackupAttributesRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -177,7 +177,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.ModifyBackupAttributes(ctx, in)
 	case "ModifyCluster":
 		in := new(ModifyClusterRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -186,7 +186,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.ModifyCluster(ctx, in)
 	case "PutResourcePolicy":
 		in := new(PutResourcePolicyRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -195,7 +195,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.PutResourcePolicy(ctx, in)
 	case "RestoreBackup":
 		in := new(RestoreBackupRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -204,7 +204,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.RestoreBackup(ctx, in)
 	case "TagResource":
 		in := new(TagResourceRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -213,7 +213,7 @@ func Invoke(ctx context.Context, svc Service, name string, decode func(any) erro
 		return svc.TagResource(ctx, in)
 	case "UntagResource":
 		in := new(UntagResourceRequest)
-		if err := decode(in); err != nil {
+		if err := Decode(body, in); err != nil {
 			return nil, err
 		}
 		if err := in.Validate(); err != nil {
@@ -796,6 +796,7 @@ func (v *DescribeBackupsRequest) validate(prefix string, vs *Violations) {
 		vs.ListLength(prefix+"filters", len(v.Filters), 0, 30, func() string { return mapString(v.Filters) })
 		for _, k := range sortedKeys(v.Filters) {
 			vs.MapKeyPattern(prefix+"filters", k, patternField)
+			vs.ListCap(prefix+"filters"+"."+Clip(k), len(v.Filters[k]), func() string { return firstOf(v.Filters[k]) })
 		}
 	}
 	if v.MaxResults != nil {
@@ -819,6 +820,7 @@ func (v *DescribeClustersRequest) validate(prefix string, vs *Violations) {
 		vs.ListLength(prefix+"filters", len(v.Filters), 0, 30, func() string { return mapString(v.Filters) })
 		for _, k := range sortedKeys(v.Filters) {
 			vs.MapKeyPattern(prefix+"filters", k, patternField)
+			vs.ListCap(prefix+"filters"+"."+Clip(k), len(v.Filters[k]), func() string { return firstOf(v.Filters[k]) })
 		}
 	}
 	if v.MaxResults != nil {
@@ -1637,3 +1639,18 @@ var (
 	patternTagKey               = regexp.MustCompile("^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$")
 	patternTagValue             = regexp.MustCompile("^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$")
 )
+
+// IsBackupId reports whether s matches the model's BackupId pattern, ^backup-[2-7a-zA-Z]{11,16}$.
+func IsBackupId(s string) bool { return patternBackupId.MatchString(s) }
+
+// IsClusterId reports whether s matches the model's ClusterId pattern, ^cluster-[2-7a-zA-Z]{11,16}$.
+func IsClusterId(s string) bool { return patternClusterId.MatchString(s) }
+
+// IsHsmId reports whether s matches the model's HsmId pattern, ^hsm-[2-7a-zA-Z]{11,16}$.
+func IsHsmId(s string) bool { return patternHsmId.MatchString(s) }
+
+// IsRegion reports whether s matches the model's Region pattern, ^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d$.
+func IsRegion(s string) bool { return patternRegion.MatchString(s) }
+
+// IsExternalAz reports whether s matches the model's ExternalAz pattern, ^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d[a-z]$.
+func IsExternalAz(s string) bool { return patternExternalAz.MatchString(s) }

@@ -69,7 +69,7 @@ func Parse(s string) (ARN, error) {
 	kind, id, ok := strings.Cut(parts[5], "/")
 	a := ARN{Partition: parts[1], Region: parts[3], Account: parts[4], Kind: kind, ID: id}
 	switch {
-	case !isRegion(a.Region):
+	case !api.IsRegion(a.Region):
 		return ARN{}, fmt.Errorf("ARN %s names no valid region", api.Clip(s))
 	case a.Partition != Partition(a.Region):
 		return ARN{}, fmt.Errorf("ARN %s has partition %s, but region %s is in partition %s", api.Clip(s), api.Clip(a.Partition), a.Region, Partition(a.Region))
@@ -81,38 +81,6 @@ func Parse(s string) (ARN, error) {
 		return ARN{}, fmt.Errorf("ARN %s has no valid %s ID: expected %s- and 11 to 16 characters from a-z, A-Z and 2-7", api.Clip(s), kind, kind)
 	}
 	return a, nil
-}
-
-// isRegion reports whether s has the model's Region shape:
-// ^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d$.
-func isRegion(s string) bool {
-	if len(s) < 2 || !isLower(s[0]) || !isLower(s[1]) {
-		return false
-	}
-	rest := strings.TrimPrefix(s[2:], "-gov")
-	rest, ok := strings.CutPrefix(rest, "-")
-	if !ok {
-		return false
-	}
-	directions := 0
-	for directions < 2 {
-		d, found := cutDirection(rest)
-		if !found {
-			break
-		}
-		rest, directions = d, directions+1
-	}
-	return directions > 0 && len(rest) == 2 && rest[0] == '-' && rest[1] >= '0' && rest[1] <= '9'
-}
-
-// cutDirection removes one compass word from the front of s.
-func cutDirection(s string) (string, bool) {
-	for _, d := range []string{"east", "west", "north", "south", "central"} {
-		if rest, ok := strings.CutPrefix(s, d); ok {
-			return rest, true
-		}
-	}
-	return s, false
 }
 
 // isAccount reports whether s is exactly 12 ASCII digits.
@@ -128,20 +96,13 @@ func isAccount(s string) bool {
 	return true
 }
 
-// isID reports whether id is kind + "-" and 11 to 16 characters from [2-7a-zA-Z], the model's
-// pattern for cluster, backup and HSM IDs.
+// isID reports whether id is an ID of the kind, by the model's pattern of that kind's IDs.
 func isID(kind, id string) bool {
-	rest, ok := strings.CutPrefix(id, kind+"-")
-	if !ok || len(rest) < 11 || len(rest) > 16 {
-		return false
+	switch kind {
+	case KindBackup:
+		return api.IsBackupId(id)
+	case KindCluster:
+		return api.IsClusterId(id)
 	}
-	for i := range len(rest) {
-		c := rest[i]
-		if !(isLower(c) || c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
-			return false
-		}
-	}
-	return true
+	return api.IsHsmId(id)
 }
-
-func isLower(c byte) bool { return c >= 'a' && c <= 'z' }

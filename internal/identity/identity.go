@@ -21,7 +21,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
@@ -33,9 +32,6 @@ const (
 	DefaultAccount = "000000000000"
 	DefaultRegion  = "us-east-1"
 )
-
-// regionPattern is the model's Region shape (spec/cloudhsmv2.smithy.json).
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d$`)
 
 // Caller is the identity of one request.
 type Caller struct {
@@ -70,7 +66,7 @@ func (r Resolver) Validate() error {
 	if a := r.defaultAccount(); !isAccountID(a) {
 		return fmt.Errorf("identity: default account %q is not a 12-digit account id", a)
 	}
-	if reg := r.defaultRegion(); !regionPattern.MatchString(reg) {
+	if reg := r.defaultRegion(); !api.IsRegion(reg) {
 		return fmt.Errorf("identity: default region %q is not a valid region", reg)
 	}
 	return nil
@@ -110,7 +106,7 @@ func (r Resolver) Resolve(req *http.Request) (Caller, error) {
 		c.Account = s.accessKeyID
 	}
 	if s.scoped {
-		if !regionPattern.MatchString(s.region) {
+		if !api.IsRegion(s.region) {
 			return Caller{}, api.Errorf(api.CodeInvalidRequest,
 				"Credential should be scoped to a valid region, not '%s'.", api.Clip(s.region))
 		}

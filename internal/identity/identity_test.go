@@ -249,7 +249,7 @@ func FuzzParseAuthorization(f *testing.F) {
 		if !accountRE.MatchString(c.Account) {
 			t.Errorf("account %q is not 12 digits", c.Account)
 		}
-		if !regionPattern.MatchString(c.Region) {
+		if !api.IsRegion(c.Region) {
 			t.Errorf("region %q does not match the Region pattern", c.Region)
 		}
 	})

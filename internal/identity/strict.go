@@ -242,7 +242,7 @@ func (v *Verifier) verify(req *http.Request) (Caller, error) {
 	if !ok {
 		return Caller{}, api.Errorf(api.CodeUnrecognizedClient, msgInvalidToken)
 	}
-	if !regionPattern.MatchString(a.region) {
+	if !api.IsRegion(a.region) {
 		return Caller{}, api.Errorf(api.CodeInvalidRequest,
 			"Credential should be scoped to a valid region, not '%s'.", api.Clip(a.region))
 	}

@@ -182,7 +182,7 @@ func (h *handler) invoke(ctx context.Context, op string, body []byte) (out any, 
 			err = api.InternalFailure(&panicError{value: p, stack: debug.Stack()})
 		}
 	}()
-	return api.Invoke(ctx, h.svc, op, func(in any) error { return decodeInput(body, in) })
+	return api.Invoke(ctx, h.svc, op, body)
 }
 
 // jsonAppender is an output that writes its own JSON: every output shape of package api does

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api/apitest"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 )
 
@@ -451,66 +452,6 @@ func TestSDKClient(t *testing.T) {
 	}
 }
 
-// emptyService answers every operation with an empty output and never fails.
-type emptyService struct{}
-
-func (emptyService) CopyBackupToRegion(context.Context, *api.CopyBackupToRegionRequest) (*api.CopyBackupToRegionResponse, error) {
-	return &api.CopyBackupToRegionResponse{}, nil
-}
-func (emptyService) CreateCluster(context.Context, *api.CreateClusterRequest) (*api.CreateClusterResponse, error) {
-	return &api.CreateClusterResponse{}, nil
-}
-func (emptyService) CreateHsm(context.Context, *api.CreateHsmRequest) (*api.CreateHsmResponse, error) {
-	return &api.CreateHsmResponse{}, nil
-}
-func (emptyService) DeleteBackup(context.Context, *api.DeleteBackupRequest) (*api.DeleteBackupResponse, error) {
-	return &api.DeleteBackupResponse{}, nil
-}
-func (emptyService) DeleteCluster(context.Context, *api.DeleteClusterRequest) (*api.DeleteClusterResponse, error) {
-	return &api.DeleteClusterResponse{}, nil
-}
-func (emptyService) DeleteHsm(context.Context, *api.DeleteHsmRequest) (*api.DeleteHsmResponse, error) {
-	return &api.DeleteHsmResponse{}, nil
-}
-func (emptyService) DeleteResourcePolicy(context.Context, *api.DeleteResourcePolicyRequest) (*api.DeleteResourcePolicyResponse, error) {
-	return &api.DeleteResourcePolicyResponse{}, nil
-}
-func (emptyService) DescribeBackups(context.Context, *api.DescribeBackupsRequest) (*api.DescribeBackupsResponse, error) {
-	return &api.DescribeBackupsResponse{}, nil
-}
-func (emptyService) DescribeClusters(context.Context, *api.DescribeClustersRequest) (*api.DescribeClustersResponse, error) {
-	return &api.DescribeClustersResponse{}, nil
-}
-func (emptyService) GetResourcePolicy(context.Context, *api.GetResourcePolicyRequest) (*api.GetResourcePolicyResponse, error) {
-	return &api.GetResourcePolicyResponse{}, nil
-}
-func (emptyService) InitializeCluster(context.Context, *api.InitializeClusterRequest) (*api.InitializeClusterResponse, error) {
-	return &api.InitializeClusterResponse{}, nil
-}
-func (emptyService) ListTags(context.Context, *api.ListTagsRequest) (*api.ListTagsResponse, error) {
-	return &api.ListTagsResponse{}, nil
-}
-func (emptyService) ModifyBackupAttributes(context.Context, *api.ModifyBackupAttributesRequest) (*api.ModifyBackupAttributesResponse, error) {
-	return &api.ModifyBackupAttributesResponse{}, nil
-}
-func (emptyService) ModifyCluster(context.Context, *api.ModifyClusterRequest) (*api.ModifyClusterResponse, error) {
-	return &api.ModifyClusterResponse{}, nil
-}
-func (emptyService) PutResourcePolicy(context.Context, *api.PutResourcePolicyRequest) (*api.PutResourcePolicyResponse, error) {
-	return &api.PutResourcePolicyResponse{}, nil
-}
-func (emptyService) RestoreBackup(context.Context, *api.RestoreBackupRequest) (*api.RestoreBackupResponse, error) {
-	return &api.RestoreBackupResponse{}, nil
-}
-func (emptyService) TagResource(context.Context, *api.TagResourceRequest) (*api.TagResourceResponse, error) {
-	return &api.TagResourceResponse{}, nil
-}
-func (emptyService) UntagResource(context.Context, *api.UntagResourceRequest) (*api.UntagResourceResponse, error) {
-	return &api.UntagResourceResponse{}, nil
-}
-
-var _ api.Service = emptyService{}
-
 func FuzzHandler(f *testing.F) {
 	for _, seed := range []struct{ target, auth, body string }{
 		{"BaldrApiService.DescribeBackups", "", ""},
@@ -533,7 +474,7 @@ func FuzzHandler(f *testing.F) {
 	} {
 		f.Add(seed.target, seed.auth, []byte(seed.body))
 	}
-	h := NewHandler(emptyService{}, identity.Resolver{}, nil, nil)
+	h := NewHandler(apitest.Empty{}, identity.Resolver{}, nil, nil)
 	f.Fuzz(func(t *testing.T, target, auth string, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 		req.Header["X-Amz-Target"] = []string{target}

@@ -11,8 +11,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 )
 
 // Subnet is where one subnet lives.
@@ -31,8 +32,6 @@ func (s Subnet) Region() string {
 type Topology struct {
 	subnets map[string]Subnet
 }
-
-var azPattern = regexp.MustCompile(`^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d[a-z]$`)
 
 // Load reads a topology file: a JSON object {"subnets": {"subnet-…": {"vpc": "vpc-…", "az": "us-east-1a"}}}.
 func Load(path string) (Topology, error) {
@@ -56,7 +55,7 @@ func Parse(raw []byte) (Topology, error) {
 		return Topology{}, fmt.Errorf("topology file has no \"subnets\" object: want {\"subnets\":{\"subnet-…\":{\"vpc\":…,\"az\":…}}}")
 	}
 	for id, s := range doc.Subnets {
-		if !strings.HasPrefix(id, "subnet-") || !strings.HasPrefix(s.VpcID, "vpc-") || !azPattern.MatchString(s.AvailabilityZone) {
+		if !strings.HasPrefix(id, "subnet-") || !strings.HasPrefix(s.VpcID, "vpc-") || !api.IsExternalAz(s.AvailabilityZone) {
 			return Topology{}, fmt.Errorf("topology file: subnet %q needs an ID starting subnet-, a vpc starting vpc- and an availability zone like us-east-1a (got vpc %q, az %q)", id, s.VpcID, s.AvailabilityZone)
 		}
 	}

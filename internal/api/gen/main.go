@@ -19,6 +19,11 @@ import (
 
 const namespace = "com.amazonaws.cloudhsmv2#"
 
+// matchers are the shapes whose pattern gets an exported Is<Shape> function: the identifiers
+// and names that code outside the generated validation checks (IDs in filters and ARNs, the
+// region of a credential scope, a topology file's zones), so no pattern is copied by hand.
+var matchers = []string{"BackupId", "ClusterId", "HsmId", "Region", "ExternalAz"}
+
 type shape struct {
 	Type    string                     `json:"type"`
 	Members map[string]member          `json:"members"`
@@ -184,7 +189,15 @@ func (g *generator) generate() ([]byte, error) {
 	for _, name := range sortedKeys(g.patterns) {
 		g.p("%s = regexp.MustCompile(%q)\n", name, g.patterns[name])
 	}
-	g.p(")\n")
+	g.p(")\n\n")
+	for _, shapeName := range matchers {
+		name := "pattern" + shapeName
+		if g.patterns[name] == "" {
+			return nil, fmt.Errorf("matcher Is%s: the model's inputs have no %s pattern", shapeName, shapeName)
+		}
+		g.p("// Is%s reports whether s matches the model's %s pattern, %s.\n", shapeName, shapeName, g.patterns[name])
+		g.p("func Is%s(s string) bool { return %s.MatchString(s) }\n\n", shapeName, name)
+	}
 	return g.buf.Bytes(), nil
 }
 
@@ -202,14 +215,14 @@ func (g *generator) genOperations(ops []string) {
 		g.p("%q,\n", local(id))
 	}
 	g.p("}\n}\n\n")
-	g.p(`// Invoke decodes the input of the named operation with decode, validates it and calls svc.
-// It returns ErrUnknownOperation when name is not an operation of the service.
-func Invoke(ctx context.Context, svc Service, name string, decode func(any) error) (any, error) {
+	g.p(`// Invoke decodes body into the input of the named operation (Decode), validates it and calls
+// svc. It returns ErrUnknownOperation when name is not an operation of the service.
+func Invoke(ctx context.Context, svc Service, name string, body []byte) (any, error) {
 switch name {
 `)
 	for _, id := range ops {
 		s := g.shape(id)
-		g.p("case %q:\nin := new(%s)\nif err := decode(in); err != nil {\nreturn nil, err\n}\nif err := in.Validate(); err != nil {\nreturn nil, err\n}\nreturn svc.%s(ctx, in)\n", local(id), local(s.Input.Target), local(id))
+		g.p("case %q:\nin := new(%s)\nif err := Decode(body, in); err != nil {\nreturn nil, err\n}\nif err := in.Validate(); err != nil {\nreturn nil, err\n}\nreturn svc.%s(ctx, in)\n", local(id), local(s.Input.Target), local(id))
 	}
 	g.p("}\nreturn nil, ErrUnknownOperation\n}\n\n")
 }
@@ -396,8 +409,12 @@ func (g *generator) genCheck(target, expr, path string, ptr bool) {
 	case "structure":
 		g.p("%s.validate(%s+\".\", vs)\n", expr, path)
 	case "list":
-		if b := g.bounds(s, "smithy.api#length"); b != nil {
+		b := g.bounds(s, "smithy.api#length")
+		if b != nil {
 			g.p("vs.ListLength(%s, len(%s), %s, %s, func() string { return listString(%s) })\n", path, val, boundArg(b.Min), boundArg(b.Max), val)
+		}
+		if b == nil || b.Max == nil {
+			g.p("vs.ListCap(%s, len(%s), func() string { return firstOf(%s) })\n", path, val, val)
 		}
 		elem := g.shape(s.Member.Target)
 		if elem.Type == "structure" {
@@ -408,12 +425,26 @@ func (g *generator) genCheck(target, expr, path string, ptr bool) {
 			g.p("}\n")
 		}
 	case "map":
-		if b := g.bounds(s, "smithy.api#length"); b != nil {
+		b := g.bounds(s, "smithy.api#length")
+		if b != nil {
 			g.p("vs.ListLength(%s, len(%s), %s, %s, func() string { return mapString(%s) })\n", path, val, boundArg(b.Min), boundArg(b.Max), val)
 		}
-		if pat := g.pattern(g.shape(s.Key.Target)); pat != "" {
-			g.p("for _, k := range sortedKeys(%s) {\nvs.MapKeyPattern(%s, k, %s)\n}\n", val, path, g.patternVar(s.Key.Target, pat))
+		if b == nil || b.Max == nil {
+			g.p("vs.ListCap(%s, len(%s), func() string { return firstKeysOf(%s) })\n", path, val, val)
 		}
+		pat := g.pattern(g.shape(s.Key.Target))
+		values := g.shape(s.Value.Target)
+		if pat == "" && values.Type != "list" {
+			return
+		}
+		g.p("for _, k := range sortedKeys(%s) {\n", val)
+		if pat != "" {
+			g.p("vs.MapKeyPattern(%s, k, %s)\n", path, g.patternVar(s.Key.Target, pat))
+		}
+		if values.Type == "list" { // the model bounds no map's value lists: each gets MaxListLength
+			g.p("vs.ListCap(%s+\".\"+Clip(k), len(%s[k]), func() string { return firstOf(%s[k]) })\n", path, val, val)
+		}
+		g.p("}\n")
 	}
 }
 
@@ -423,10 +454,8 @@ func (g *generator) needsWalk(target string) bool {
 	switch s.Type {
 	case "structure":
 		return true
-	case "list":
-		return g.bounds(s, "smithy.api#length") != nil || g.needsWalk(s.Member.Target)
-	case "map":
-		return g.bounds(s, "smithy.api#length") != nil || g.pattern(g.shape(s.Key.Target)) != ""
+	case "list", "map": // every list and map is at least capped (MaxListLength)
+		return true
 	}
 	return g.hasChecks(target)
 }

@@ -1,4 +1,4 @@
-package protocol
+package api
 
 import (
 	"bytes"
@@ -9,16 +9,16 @@ import (
 	"math"
 	"reflect"
 	"strings"
-
-	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 )
 
-// decodeInput decodes a request body into an operation's input (a pointer to its Request struct).
-// An empty body is {}. The body must be exactly one JSON object, with each known member of its
-// modeled JSON type; unknown members are ignored, as AWS does, and null members count as absent.
-// Any other body is a SerializationException naming the problem. The body may hold at most
-// MaxJSONElements elements in all, and no list or map more than MaxListLength (limits.go).
-func decodeInput(body []byte, in any) error {
+// Decode decodes an awsJson1_1 request body into an operation's input (a pointer to its Request
+// struct): the other half of the wire codec, whose encoding is each output's generated
+// AppendJSON. An empty body is {}. The body must be exactly one JSON object, with each known
+// member of its modeled JSON type; unknown members are ignored, as AWS does, and null members
+// count as absent. Any other body is a SerializationException (*Error) naming the problem. The
+// body may hold at most MaxJSONElements elements in all, counted before anything is decoded;
+// the length of each list and map is the input's Validate's to check (MaxListLength).
+func Decode(body []byte, in any) error {
 	start := skipSpace(body, 0)
 	if start == len(body) {
 		return nil
@@ -36,7 +36,7 @@ func decodeInput(body []byte, in any) error {
 	if end := int(dec.InputOffset()); skipSpace(body, end) != len(body) {
 		return serializationf("Request body has data after the JSON object (at byte %d)", end)
 	}
-	return checkLists(in)
+	return nil
 }
 
 // decodeError explains an encoding/json error in the client's terms.
@@ -72,7 +72,7 @@ func typeMessage(e *json.UnmarshalTypeError) string {
 	got, isNumber := strings.CutPrefix(e.Value, "number ")
 	if isNumber { // a number that does not fit the integer member
 		lo, hi := intRange(t)
-		return fmt.Sprintf("Value for '%s' must be an integer between %d and %d, not %s", member, lo, hi, api.Clip(got))
+		return fmt.Sprintf("Value for '%s' must be an integer between %d and %d, not %s", member, lo, hi, Clip(got))
 	}
 	return fmt.Sprintf("Value for '%s' must be %s, not %s", member, expectedKind(t), article(e.Value))
 }
@@ -153,6 +153,44 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-func serializationf(format string, args ...any) *api.Error {
-	return api.Errorf(api.CodeSerialization, format, args...)
+func serializationf(format string, args ...any) *Error {
+	return Errorf(CodeSerialization, format, args...)
+}
+
+// MaxListLength caps the elements of every list and map of a request, checked by each input's
+// Validate (generated from the model: a list or map the model does not bound gets this bound).
+// The model caps its lists (10 subnets, 50 tags) and the Filters maps (30 keys) but not the value
+// lists of the DescribeBackups and DescribeClusters filters; a longer one is a constraint
+// violation whose message names this limit. 1000 values is far more than any client sends, and
+// keeps every query well inside the databases' parameter limits (32766 for SQLite).
+const MaxListLength = 1000
+
+// MaxJSONElements caps the elements of all the arrays and objects of a request body together,
+// counted before the body is decoded, so that no body within the front door's body limit (1 MiB) can make the server
+// build more than this many values (a Filters map of 80,000 keys once did). A request that
+// uses every list to the model's limits has a few hundred; three filters of MaxListLength
+// values each stay well below it.
+const MaxJSONElements = 10000
+
+// checkElementCount refuses a body whose arrays and objects hold more than MaxJSONElements
+// elements in all, without decoding it: it counts the commas outside strings, which is the
+// number of elements less one per non-empty container. It allocates nothing.
+func checkElementCount(body []byte) error {
+	commas, inString, escaped := 0, false, false
+	for _, c := range body {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && c == ',':
+			if commas++; commas >= MaxJSONElements {
+				return serializationf("Request body has more than %d elements in its arrays and objects "+
+					"(a cloudhsm-local limit on every request)", MaxJSONElements)
+			}
+		}
+	}
+	return nil
 }
