@@ -27,7 +27,7 @@ func (e *Engine) backupDue(tx store.Tx, ev store.Event) error {
 	default:
 		b.DueAt = time.Time{} // nothing is due in this state; drop the stale schedule
 	}
-	return tx.UpdateBackup(b)
+	return tx.UpdateBackup(&b)
 }
 
 // hsmDue ends an HSM's creation or deletion, with the effects those have on its cluster.
@@ -74,7 +74,7 @@ func (e *Engine) hsmBecameActive(tx store.Tx, c store.Cluster, h store.HSM, at t
 			return err
 		}
 		c.Certificates = certs
-		return tx.UpdateCluster(c)
+		return tx.UpdateCluster(&c)
 	case api.ClusterStateActive:
 		_, err := e.TakeBackup(tx, c, at)
 		return err
@@ -95,7 +95,7 @@ func (e *Engine) clusterDue(tx store.Tx, ev store.Event) error {
 			return e.activate(tx, c, ev.At, false)
 		}
 		c.State = api.ClusterStateUninitialized
-		if err := tx.UpdateCluster(c); err != nil {
+		if err := tx.UpdateCluster(&c); err != nil {
 			return err
 		}
 		return e.certifyActiveHSM(tx, c.ID, ev.At)
@@ -113,7 +113,7 @@ func (e *Engine) clusterDue(tx store.Tx, ev store.Event) error {
 	case api.ClusterStateDeleted:
 		return tx.DeleteCluster(c.ID)
 	}
-	return tx.UpdateCluster(c)
+	return tx.UpdateCluster(&c)
 }
 
 // certifyActiveHSM gives a cluster that has just become UNINITIALIZED its key, CSR and
@@ -166,7 +166,7 @@ func (e *Engine) Activate(tx store.Tx, c store.Cluster, now time.Time) (store.Cl
 func (e *Engine) activate(tx store.Tx, c store.Cluster, at time.Time, backup bool) error {
 	c.State, c.StateMessage, c.DueAt = api.ClusterStateActive, "", time.Time{}
 	c.NextBackupAt = at.Add(e.cfg.BackupInterval)
-	if err := tx.UpdateCluster(c); err != nil {
+	if err := tx.UpdateCluster(&c); err != nil {
 		return err
 	}
 	// Its backups carry this identity; keep it for when the cluster itself is long gone.
@@ -188,7 +188,7 @@ func (e *Engine) dailyBackupDue(tx store.Tx, ev store.Event) error {
 		return err
 	}
 	c.NextBackupAt = ev.At.Add(e.cfg.BackupInterval)
-	if err := tx.UpdateCluster(c); err != nil {
+	if err := tx.UpdateCluster(&c); err != nil {
 		return err
 	}
 	if _, err := e.TakeBackup(tx, c, ev.At); err != nil {
@@ -221,10 +221,9 @@ func (e *Engine) MarkPendingDeletion(tx store.Tx, b store.Backup, at time.Time) 
 	b.State = api.BackupStatePendingDeletion
 	b.DeleteAt = at.Add(e.cfg.PendingDeletion)
 	b.DueAt = b.DeleteAt
-	if err := tx.UpdateBackup(b); err != nil {
+	if err := tx.UpdateBackup(&b); err != nil {
 		return b, err
 	}
-	b.Version++
 	return b, nil
 }
 

@@ -73,10 +73,9 @@ func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupReques
 			return invalid("Backup %s is in state %s; only a backup in state PENDING_DELETION can be restored.", b.ID, b.State)
 		}
 		b.State, b.DeleteAt, b.DueAt = api.BackupStateReady, time.Time{}, time.Time{}
-		if err := tx.UpdateBackup(b); err != nil {
+		if err := tx.UpdateBackup(&b); err != nil {
 			return fmt.Errorf("restore backup %s: %w", b.ID, err)
 		}
-		b.Version++
 		out.Backup, err = backupView(tx, b)
 		return err
 	})
@@ -102,10 +101,9 @@ func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBack
 			return invalid("Backup %s is in state DELETED; its attributes can no longer be changed.", b.ID)
 		}
 		b.NeverExpires = *in.NeverExpires
-		if err := tx.UpdateBackup(b); err != nil {
+		if err := tx.UpdateBackup(&b); err != nil {
 			return fmt.Errorf("modify backup %s: %w", b.ID, err)
 		}
-		b.Version++
 		out.Backup, err = backupView(tx, b)
 		return err
 	})

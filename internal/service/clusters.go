@@ -398,7 +398,7 @@ func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClust
 		c.StateMessage = "Cluster is initializing. State will change to INITIALIZED upon completion."
 		c.Certificates.ClusterCertificate = *in.SignedCert
 		c.DueAt = now.Add(s.life.Delay(lifecycle.ClusterInitialize))
-		if err := tx.UpdateCluster(c); err != nil {
+		if err := tx.UpdateCluster(&c); err != nil {
 			return fmt.Errorf("initialize cluster %s: %w", c.ID, err)
 		}
 		out.State, out.StateMessage = ptr(c.State), ptr(c.StateMessage)
@@ -447,10 +447,9 @@ func (s *Service) ModifyCluster(ctx context.Context, in *api.ModifyClusterReques
 		if days != 0 {
 			c.RetentionDays = days
 		}
-		if err := tx.UpdateCluster(c); err != nil {
+		if err := tx.UpdateCluster(&c); err != nil {
 			return fmt.Errorf("modify cluster %s: %w", c.ID, err)
 		}
-		c.Version++
 		if days != 0 {
 			if err := s.life.ApplyRetention(tx, c, now); err != nil {
 				return err
@@ -517,10 +516,9 @@ func (s *Service) DeleteCluster(ctx context.Context, in *api.DeleteClusterReques
 		}
 		c.State, c.StateMessage = api.ClusterStateDeleteInProgress, "The cluster is being deleted."
 		c.DueAt = now.Add(s.life.Delay(lifecycle.ClusterDelete))
-		if err := tx.UpdateCluster(c); err != nil {
+		if err := tx.UpdateCluster(&c); err != nil {
 			return fmt.Errorf("delete cluster %s: %w", c.ID, err)
 		}
-		c.Version++
 		out.Cluster, err = clusterView(tx, c)
 		return err
 	})

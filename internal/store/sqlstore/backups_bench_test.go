@@ -157,7 +157,7 @@ func BenchmarkUpdateBackup(b *testing.B) {
 				return err
 			}
 			bk.NeverExpires = !bk.NeverExpires
-			return tx.UpdateBackup(bk)
+			return tx.UpdateBackup(&bk)
 		}); err != nil {
 			b.Fatal(err)
 		}

@@ -217,8 +217,9 @@ func (t *tx) InsertBackup(b store.Backup) error {
 	return nil
 }
 
-// UpdateBackup replaces the backup of b's ID and Version and increments its Version.
-func (t *tx) UpdateBackup(b store.Backup) error {
+// UpdateBackup replaces the backup of b's ID and Version and increments its Version, in the
+// store and in *b.
+func (t *tx) UpdateBackup(b *store.Backup) error {
 	if err := t.writable("update backup " + b.ID); err != nil {
 		return err
 	}
@@ -229,6 +230,7 @@ func (t *tx) UpdateBackup(b store.Backup) error {
 	if n == 0 {
 		return t.missingOrChanged(qBackupExists, "update backup", b.ID, b.Version)
 	}
+	b.Version++
 	return nil
 }
 
@@ -325,12 +327,13 @@ func (t *tx) InsertCluster(c store.Cluster) error {
 	return nil
 }
 
-// UpdateCluster replaces the cluster of c's ID and Version and increments its Version.
-func (t *tx) UpdateCluster(c store.Cluster) error {
+// UpdateCluster replaces the cluster of c's ID and Version and increments its Version, in the
+// store and in *c.
+func (t *tx) UpdateCluster(c *store.Cluster) error {
 	if err := t.writable("update cluster " + c.ID); err != nil {
 		return err
 	}
-	args, err := clusterArgs(c)
+	args, err := clusterArgs(*c)
 	if err != nil {
 		return fmt.Errorf("update cluster %s: %w", c.ID, err)
 	}
@@ -341,6 +344,7 @@ func (t *tx) UpdateCluster(c store.Cluster) error {
 	if n == 0 {
 		return t.missingOrChanged(qClusterExists, "update cluster", c.ID, c.Version)
 	}
+	c.Version++
 	return nil
 }
 

@@ -128,7 +128,7 @@ func consume(t *testing.T, s store.Store, ev store.Event) {
 				return err
 			}
 			b.DueAt = time.Time{}
-			return tx.UpdateBackup(b)
+			return tx.UpdateBackup(&b)
 		case store.EventHSM:
 			h, err := tx.HSM(ev.ID)
 			if err != nil {
@@ -146,7 +146,7 @@ func consume(t *testing.T, s store.Store, ev store.Event) {
 			} else {
 				c.NextBackupAt = time.Time{}
 			}
-			return tx.UpdateCluster(c)
+			return tx.UpdateCluster(&c)
 		}
 		return errors.New("unknown event kind")
 	})
@@ -264,7 +264,7 @@ func counterRace(t *testing.T, s store.Store, run func(inc func(tx store.Tx) err
 						if cur, err = increment(cur); err != nil {
 							return err
 						}
-						return tx.UpdateBackup(cur)
+						return tx.UpdateBackup(&cur)
 					})
 				} else {
 					var cur store.Backup
@@ -275,7 +275,10 @@ func counterRace(t *testing.T, s store.Store, run func(inc func(tx store.Tx) err
 					})
 					if err == nil {
 						if cur, err = increment(cur); err == nil {
-							err = s.Update(t.Context(), func(tx store.Tx) error { return tx.UpdateBackup(cur) })
+							err = s.Update(t.Context(), func(tx store.Tx) error {
+								next := cur // Update may run this more than once
+								return tx.UpdateBackup(&next)
+							})
 						}
 					}
 				}

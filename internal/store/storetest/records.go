@@ -193,13 +193,14 @@ func backupTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateBackup stores State, NeverExpires, DeleteAt and DueAt, keeps the other fields, and increments Version", func(t *testing.T, s store.Store) {
+		{"UpdateBackup stores State, NeverExpires, DeleteAt and DueAt, keeps the other fields, and increments Version in the store and in the caller's backup", func(t *testing.T, s store.Store) {
 			b := newBackup("backup-upd", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertBackup(b) })
 			changed := fullBackup() // every field differs from b's
 			changed.ID = b.ID
 			changed.Version = 1
-			update(t, s, func(tx store.Tx) error { return tx.UpdateBackup(changed) })
+			update(t, s, func(tx store.Tx) error { return tx.UpdateBackup(&changed) })
+			equal(t, "Version of the caller's backup", changed.Version, int64(2))
 			want := b
 			want.State, want.NeverExpires, want.DeleteAt, want.DueAt = changed.State, changed.NeverExpires, changed.DeleteAt, changed.DueAt
 			want.Version = 2
@@ -209,33 +210,38 @@ func backupTests() []contractTest {
 				equal(t, "updated backup", got, want)
 				return nil
 			})
-			// Back to absent times, twice in one transaction.
+			// Back to absent times, twice in one transaction, without reading it back in between.
 			update(t, s, func(tx store.Tx) error {
-				b.Version = 2
-				noErr(t, "UpdateBackup", tx.UpdateBackup(b))
-				b.Version = 3
-				return tx.UpdateBackup(b)
+				again := want
+				noErr(t, "UpdateBackup", tx.UpdateBackup(&again))
+				again.State, again.NeverExpires, again.DeleteAt, again.DueAt = b.State, b.NeverExpires, b.DeleteAt, b.DueAt
+				noErr(t, "UpdateBackup again", tx.UpdateBackup(&again))
+				want = again
+				return nil
 			})
-			b.Version = 4
+			equal(t, "Version after two more updates", want.Version, int64(4))
 			view(t, s, func(tx store.Tx) error {
 				got, err := tx.Backup(b.ID)
 				noErr(t, "Backup", err)
-				equal(t, "backup updated twice", got, b)
+				equal(t, "backup updated twice", got, want)
 				return nil
 			})
 		}},
-		{"UpdateBackup returns ErrConflict if the stored Version differs", func(t *testing.T, s store.Store) {
+		{"UpdateBackup returns ErrConflict if the stored Version differs, and leaves the caller's backup unchanged", func(t *testing.T, s store.Store) {
 			b := newBackup("backup-stale", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertBackup(b) })
-			update(t, s, func(tx store.Tx) error { return tx.UpdateBackup(b) }) // now Version 2
-			stale := b
-			stale.State = "DELETED"
+			current := b
+			update(t, s, func(tx store.Tx) error { return tx.UpdateBackup(&current) }) // now Version 2
 			for _, v := range []int64{1, 3, 0} {
+				stale := b
+				stale.State = "DELETED"
 				stale.Version = v
+				want := stale
 				update(t, s, func(tx store.Tx) error {
-					isErr(t, "UpdateBackup with a stale Version", tx.UpdateBackup(stale), store.ErrConflict)
+					isErr(t, "UpdateBackup with a stale Version", tx.UpdateBackup(&stale), store.ErrConflict)
 					return nil
 				})
+				equal(t, "caller's backup after ErrConflict", stale, want)
 			}
 			view(t, s, func(tx store.Tx) error {
 				got, err := tx.Backup(b.ID)
@@ -245,11 +251,14 @@ func backupTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateBackup returns ErrNotFound if there is no such backup", func(t *testing.T, s store.Store) {
+		{"UpdateBackup returns ErrNotFound if there is no such backup, and leaves the caller's backup unchanged", func(t *testing.T, s store.Store) {
+			missing := newBackup("backup-none", at(0))
+			want := missing
 			update(t, s, func(tx store.Tx) error {
-				isErr(t, "UpdateBackup", tx.UpdateBackup(newBackup("backup-none", at(0))), store.ErrNotFound)
+				isErr(t, "UpdateBackup", tx.UpdateBackup(&missing), store.ErrNotFound)
 				return nil
 			})
+			equal(t, "caller's backup after ErrNotFound", missing, want)
 		}},
 		{"DeleteBackup removes a backup with its tags and resource policy", func(t *testing.T, s store.Store) {
 			update(t, s, func(tx store.Tx) error {

@@ -39,25 +39,54 @@ func clusterTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateCluster replaces the cluster and increments Version; ErrConflict / ErrNotFound", func(t *testing.T, s store.Store) {
+		{"UpdateCluster replaces the cluster and increments Version in the store and in the caller's cluster", func(t *testing.T, s store.Store) {
 			c := newCluster("cluster-upd", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertCluster(c) })
 			changed := fullCluster()
 			changed.ID, changed.Version = c.ID, 1
-			update(t, s, func(tx store.Tx) error { return tx.UpdateCluster(changed) })
-			stale := c
-			stale.State = "DELETED"
-			update(t, s, func(tx store.Tx) error {
-				isErr(t, "UpdateCluster with a stale Version", tx.UpdateCluster(stale), store.ErrConflict)
-				isErr(t, "UpdateCluster of a missing cluster", tx.UpdateCluster(newCluster("cluster-none", at(0))), store.ErrNotFound)
-				return nil
-			})
-			want := changed
-			want.Version = 2
+			update(t, s, func(tx store.Tx) error { return tx.UpdateCluster(&changed) })
+			equal(t, "Version of the caller's cluster", changed.Version, int64(2))
 			view(t, s, func(tx store.Tx) error {
 				got, err := tx.Cluster(c.ID)
 				noErr(t, "Cluster", err)
-				equal(t, "cluster", got, want)
+				equal(t, "cluster", got, changed)
+				return nil
+			})
+			// Once more in one transaction, without reading it back in between.
+			update(t, s, func(tx store.Tx) error {
+				changed.RetentionDays++
+				noErr(t, "UpdateCluster", tx.UpdateCluster(&changed))
+				changed.RetentionDays++
+				return tx.UpdateCluster(&changed)
+			})
+			equal(t, "Version after two more updates", changed.Version, int64(4))
+			view(t, s, func(tx store.Tx) error {
+				got, err := tx.Cluster(c.ID)
+				noErr(t, "Cluster", err)
+				equal(t, "cluster updated twice", got, changed)
+				return nil
+			})
+		}},
+		{"UpdateCluster returns ErrConflict or ErrNotFound as UpdateBackup, and leaves the caller's cluster unchanged", func(t *testing.T, s store.Store) {
+			c := newCluster("cluster-stale", at(0))
+			update(t, s, func(tx store.Tx) error { return tx.InsertCluster(c) })
+			current := c
+			update(t, s, func(tx store.Tx) error { return tx.UpdateCluster(&current) }) // now Version 2
+			stale := c
+			stale.State = "DELETED"
+			missing := newCluster("cluster-none", at(0))
+			wantStale, wantMissing := stale, missing
+			update(t, s, func(tx store.Tx) error {
+				isErr(t, "UpdateCluster with a stale Version", tx.UpdateCluster(&stale), store.ErrConflict)
+				isErr(t, "UpdateCluster of a missing cluster", tx.UpdateCluster(&missing), store.ErrNotFound)
+				return nil
+			})
+			equal(t, "caller's cluster after ErrConflict", stale, wantStale)
+			equal(t, "caller's cluster after ErrNotFound", missing, wantMissing)
+			view(t, s, func(tx store.Tx) error {
+				got, err := tx.Cluster(c.ID)
+				noErr(t, "Cluster", err)
+				equal(t, "cluster after the failed updates", got, current)
 				return nil
 			})
 		}},
