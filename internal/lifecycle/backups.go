@@ -9,6 +9,16 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
+// A backup's life (BEHAVIOUR.md §4). Calls enter a state; Settle (backupDue) leaves it when
+// its time comes:
+//
+//	TakeBackup, CopyBackup ─► CREATE_IN_PROGRESS ─(backup-create delay)─► READY
+//	READY ─MarkPendingDeletion (DeleteBackup, retention)─► PENDING_DELETION
+//	PENDING_DELETION ─RestoreBackup─► READY
+//	PENDING_DELETION ─(DeleteTimestamp)─► DELETED ─(tombstone)─► purged
+//
+// The caller checks that the backup is in the state a call starts from.
+
 // backupDue ends a backup's current state: creation completes, pending deletion expires, or
 // the DELETED tombstone is purged.
 func (e *Engine) backupDue(tx store.Tx, ev store.Event) error {
@@ -32,37 +42,77 @@ func (e *Engine) backupDue(tx store.Tx, ev store.Event) error {
 // TakeBackup creates a backup of cluster c at instant at, in CREATE_IN_PROGRESS until the
 // backup-create delay has passed.
 func (e *Engine) TakeBackup(tx store.Tx, c store.Cluster, at time.Time) (store.Backup, error) {
+	b, err := e.insertBackup(tx, store.Backup{
+		Account: c.Account, Region: c.Region, ClusterID: c.ID,
+		HsmType: c.HsmType, Mode: c.Mode, CreatedAt: at,
+	}, at)
+	if err != nil {
+		return store.Backup{}, fmt.Errorf("back up cluster %s: %w", c.ID, err)
+	}
+	return b, nil
+}
+
+// CopyBackup creates the copy of backup src in region (of the same account) at instant now, in
+// CREATE_IN_PROGRESS until the backup-create delay has passed. The copy keeps src's creation
+// time, type and mode, and records where it comes from; it belongs to no cluster.
+func (e *Engine) CopyBackup(tx store.Tx, src store.Backup, region string, now time.Time) (store.Backup, error) {
+	sourceCluster := src.ClusterID
+	if sourceCluster == "" { // a copy of a copy
+		sourceCluster = src.SourceClusterID
+	}
+	b, err := e.insertBackup(tx, store.Backup{
+		Account: src.Account, Region: region, HsmType: src.HsmType, Mode: src.Mode,
+		CreatedAt: src.CreatedAt, CopiedAt: now,
+		SourceRegion: src.Region, SourceBackupID: src.ID, SourceClusterID: sourceCluster,
+	}, now)
+	if err != nil {
+		return store.Backup{}, fmt.Errorf("copy backup %s to %s: %w", src.ID, region, err)
+	}
+	return b, nil
+}
+
+// insertBackup is where every backup is born: b, under a new ID, in CREATE_IN_PROGRESS from
+// at until the backup-create delay has passed.
+func (e *Engine) insertBackup(tx store.Tx, b store.Backup, at time.Time) (store.Backup, error) {
 	id, err := e.ids.NewResourceID(tx, "backup")
 	if err != nil {
 		return store.Backup{}, err
 	}
-	b := store.Backup{
-		ID: id, Account: c.Account, Region: c.Region, ClusterID: c.ID,
-		State: api.BackupStateCreateInProgress, HsmType: c.HsmType, Mode: c.Mode,
-		CreatedAt: at, DueAt: at.Add(e.Delay(BackupCreate)), Version: 1,
-	}
+	b.ID, b.State, b.DueAt, b.Version = id, api.BackupStateCreateInProgress, at.Add(e.delay(BackupCreate)), 1
 	if err := tx.InsertBackup(b); err != nil {
-		return store.Backup{}, fmt.Errorf("insert backup of %s: %w", c.ID, err)
+		return store.Backup{}, err
 	}
 	return b, nil
 }
 
 // MarkPendingDeletion moves a READY backup to PENDING_DELETION at instant at, exactly as
-// DeleteBackup does, and returns it. The caller checks the state first.
+// DeleteBackup does: it can be restored until its DeleteTimestamp, the pending-deletion window
+// after at, when it expires.
 func (e *Engine) MarkPendingDeletion(tx store.Tx, b store.Backup, at time.Time) (store.Backup, error) {
 	b.State = api.BackupStatePendingDeletion
 	b.DeleteAt = at.Add(e.cfg.PendingDeletion)
 	b.DueAt = b.DeleteAt
 	if err := tx.UpdateBackup(&b); err != nil {
-		return b, err
+		return store.Backup{}, fmt.Errorf("mark backup %s for deletion: %w", b.ID, err)
 	}
 	return b, nil
 }
 
-// ApplyRetention moves every READY backup of cluster c older than its retention period, and
+// RestoreBackup brings a PENDING_DELETION backup back to READY, without a DeleteTimestamp or
+// anything scheduled. Settle has expired every backup whose DeleteTimestamp has passed, so one
+// still PENDING_DELETION is within its window.
+func (e *Engine) RestoreBackup(tx store.Tx, b store.Backup) (store.Backup, error) {
+	b.State, b.DeleteAt, b.DueAt = api.BackupStateReady, time.Time{}, time.Time{}
+	if err := tx.UpdateBackup(&b); err != nil {
+		return store.Backup{}, fmt.Errorf("restore backup %s: %w", b.ID, err)
+	}
+	return b, nil
+}
+
+// applyRetention moves every READY backup of cluster c older than its retention period, and
 // not marked NeverExpires, to PENDING_DELETION — except the cluster's newest READY backup,
 // which the service never expires. Clusters that are deleted have no policy.
-func (e *Engine) ApplyRetention(tx store.Tx, c store.Cluster, at time.Time) error {
+func (e *Engine) applyRetention(tx store.Tx, c store.Cluster, at time.Time) error {
 	if c.State == api.ClusterStateDeleted || c.State == api.ClusterStateDeleteInProgress || c.RetentionDays <= 0 {
 		return nil
 	}
@@ -83,7 +133,7 @@ func (e *Engine) ApplyRetention(tx store.Tx, c store.Cluster, at time.Time) erro
 			continue
 		}
 		if _, err := e.MarkPendingDeletion(tx, b, at); err != nil {
-			return fmt.Errorf("expire backup %s: %w", b.ID, err)
+			return err
 		}
 	}
 	return nil

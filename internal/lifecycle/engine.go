@@ -71,14 +71,11 @@ func New(cfg Config, clk clock.Clock, rand io.Reader) *Engine {
 	return &Engine{cfg: cfg, clock: clk, ids: &IDSource{r: rand}}
 }
 
-// Config returns the engine's configuration.
-func (e *Engine) Config() Config { return e.cfg }
-
 // IDs returns the engine's source of random identifiers.
 func (e *Engine) IDs() *IDSource { return e.ids }
 
-// Delay returns how long transition t lasts.
-func (e *Engine) Delay(t Transition) time.Duration {
+// delay returns how long transition t lasts.
+func (e *Engine) delay(t Transition) time.Duration {
 	if d, ok := e.cfg.Delays[t]; ok {
 		return d
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
-	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
@@ -44,7 +43,7 @@ func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest)
 			return invalid("Backup %s is in state %s; only a backup in state READY can be deleted.", b.ID, b.State)
 		}
 		if b, err = s.life.MarkPendingDeletion(tx, b, now); err != nil {
-			return fmt.Errorf("delete backup %s: %w", b.ID, err)
+			return err
 		}
 		out.Backup, err = backupView(tx, b)
 		return err
@@ -72,9 +71,8 @@ func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupReques
 		if b.State != api.BackupStatePendingDeletion {
 			return invalid("Backup %s is in state %s; only a backup in state PENDING_DELETION can be restored.", b.ID, b.State)
 		}
-		b.State, b.DeleteAt, b.DueAt = api.BackupStateReady, time.Time{}, time.Time{}
-		if err := tx.UpdateBackup(&b); err != nil {
-			return fmt.Errorf("restore backup %s: %w", b.ID, err)
+		if b, err = s.life.RestoreBackup(tx, b); err != nil {
+			return err
 		}
 		out.Backup, err = backupView(tx, b)
 		return err
@@ -140,23 +138,9 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRe
 		if src.State != api.BackupStateReady {
 			return invalid("Backup %s is in state %s; only a backup in state READY can be copied.", src.ID, src.State)
 		}
-		id, err := s.life.IDs().NewResourceID(tx, "backup")
+		cp, err := s.life.CopyBackup(tx, src, *in.DestinationRegion, now)
 		if err != nil {
 			return err
-		}
-		sourceCluster := src.ClusterID
-		if sourceCluster == "" {
-			sourceCluster = src.SourceClusterID
-		}
-		cp := store.Backup{
-			ID: id, Account: who.Account, Region: *in.DestinationRegion,
-			State: api.BackupStateCreateInProgress, HsmType: src.HsmType, Mode: src.Mode,
-			CreatedAt: src.CreatedAt, CopiedAt: now,
-			SourceRegion: who.Region, SourceBackupID: src.ID, SourceClusterID: sourceCluster,
-			DueAt: now.Add(s.life.Delay(lifecycle.BackupCreate)), Version: 1,
-		}
-		if err := tx.InsertBackup(cp); err != nil {
-			return fmt.Errorf("insert copy of %s: %w", src.ID, err)
 		}
 		if in.TagList == nil {
 			srcTags, err := tx.Tags(src.ID)
@@ -171,10 +155,10 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRe
 			}
 		}
 		out.DestinationBackup = &api.DestinationBackup{
-			CreateTimestamp: api.NewTimestamp(src.CreatedAt),
-			SourceRegion:    ptr(who.Region),
-			SourceBackup:    ptr(src.ID),
-			SourceCluster:   optional(sourceCluster),
+			CreateTimestamp: api.NewTimestamp(cp.CreatedAt),
+			SourceRegion:    ptr(cp.SourceRegion),
+			SourceBackup:    ptr(cp.SourceBackupID),
+			SourceCluster:   optional(cp.SourceClusterID),
 		}
 		return nil
 	})

@@ -12,7 +12,6 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/certs"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
-	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/topology"
 )
@@ -190,10 +189,8 @@ func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterReques
 		return nil, err
 	}
 	c := store.Cluster{
-		Account: who.Account, Region: who.Region,
-		State: api.ClusterStateCreateInProgress, HsmType: *in.HsmType,
+		Account: who.Account, Region: who.Region, HsmType: *in.HsmType,
 		Mode: api.ClusterModeFips, NetworkType: api.NetworkTypeIpv4, RetentionDays: defaultRetentionDays,
-		Version: 1,
 	}
 	if in.Mode != nil {
 		c.Mode = *in.Mode
@@ -247,9 +244,8 @@ func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterReques
 		if cl.SecurityGroup, err = s.life.IDs().Hex("sg-", 17); err != nil {
 			return err
 		}
-		cl.CreatedAt, cl.DueAt = now, now.Add(s.life.Delay(lifecycle.ClusterCreate))
-		if err := tx.InsertCluster(cl); err != nil {
-			return fmt.Errorf("insert cluster: %w", err)
+		if cl, err = s.life.CreateCluster(tx, cl, now); err != nil {
+			return err
 		}
 		if len(tags) > 0 {
 			if err := tx.PutTags(cl.ID, tags); err != nil {
@@ -394,12 +390,8 @@ func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClust
 		if err := certs.VerifySignedCertificate(c.Certificates.ClusterCsr, *in.SignedCert, *in.TrustAnchor, now); err != nil {
 			return invalid("%s", err)
 		}
-		c.State = api.ClusterStateInitializeInProgress
-		c.StateMessage = "Cluster is initializing. State will change to INITIALIZED upon completion."
-		c.Certificates.ClusterCertificate = *in.SignedCert
-		c.DueAt = now.Add(s.life.Delay(lifecycle.ClusterInitialize))
-		if err := tx.UpdateCluster(&c); err != nil {
-			return fmt.Errorf("initialize cluster %s: %w", c.ID, err)
+		if c, err = s.life.InitializeCluster(tx, c, *in.SignedCert, now); err != nil {
+			return err
 		}
 		out.State, out.StateMessage = ptr(c.State), ptr(c.StateMessage)
 		return nil
@@ -440,18 +432,15 @@ func (s *Service) ModifyCluster(ctx context.Context, in *api.ModifyClusterReques
 			return invalid("Cluster %s is in state %s and can no longer be modified.", c.ID, c.State)
 		}
 		if in.HsmType != nil && *in.HsmType != c.HsmType {
-			if err := s.migrateHsmType(tx, &c, *in.HsmType, now); err != nil {
+			if err := checkMigration(c, *in.HsmType); err != nil {
+				return err
+			}
+			if c, err = s.life.ChangeHsmType(tx, c, *in.HsmType, now); err != nil {
 				return err
 			}
 		}
 		if days != 0 {
-			c.RetentionDays = days
-		}
-		if err := tx.UpdateCluster(&c); err != nil {
-			return fmt.Errorf("modify cluster %s: %w", c.ID, err)
-		}
-		if days != 0 {
-			if err := s.life.ApplyRetention(tx, c, now); err != nil {
+			if c, err = s.life.SetRetention(tx, c, days, now); err != nil {
 				return err
 			}
 		}
@@ -461,31 +450,15 @@ func (s *Service) ModifyCluster(ctx context.Context, in *api.ModifyClusterReques
 	return out, err
 }
 
-// migrateHsmType starts the hsm1.medium → hsm2m.medium migration of an ACTIVE cluster: a
-// backup first, then MODIFY_IN_PROGRESS with every HSM on the new type.
-func (s *Service) migrateHsmType(tx store.Tx, c *store.Cluster, to string, now time.Time) error {
+// checkMigration checks that cluster c may change its HSM type to "to": the cluster is ACTIVE
+// and it is the one migration AWS offers, hsm1.medium to hsm2m.medium.
+func checkMigration(c store.Cluster, to string) error {
 	if c.State != api.ClusterStateActive {
 		return invalid("Cluster %s is in state %s; its HSM type can only be changed while it is ACTIVE.", c.ID, c.State)
 	}
 	if c.HsmType != hsmTypeHsm1 || to != hsmTypeHsm2m {
 		return invalid("HSM type %s cannot be changed to %s: the only supported migration is %s to %s.", c.HsmType, to, hsmTypeHsm1, hsmTypeHsm2m)
 	}
-	if _, err := s.life.TakeBackup(tx, *c, now); err != nil {
-		return err
-	}
-	hsms, err := tx.HSMs(c.ID)
-	if err != nil {
-		return fmt.Errorf("HSMs of %s: %w", c.ID, err)
-	}
-	for _, h := range hsms {
-		h.HsmType = to
-		if err := tx.UpdateHSM(h); err != nil {
-			return fmt.Errorf("migrate HSM %s: %w", h.ID, err)
-		}
-	}
-	c.HsmType, c.State = to, api.ClusterStateModifyInProgress
-	c.HsmTypeRollbackAt = now.Add(s.life.Config().HsmTypeRollbackWindow)
-	c.DueAt = now.Add(s.life.Delay(lifecycle.ClusterModify))
 	return nil
 }
 
@@ -514,10 +487,8 @@ func (s *Service) DeleteCluster(ctx context.Context, in *api.DeleteClusterReques
 		if len(hsms) > 0 {
 			return invalid("Cluster %s still has %d HSM(s); delete them before deleting the cluster.", c.ID, len(hsms))
 		}
-		c.State, c.StateMessage = api.ClusterStateDeleteInProgress, "The cluster is being deleted."
-		c.DueAt = now.Add(s.life.Delay(lifecycle.ClusterDelete))
-		if err := tx.UpdateCluster(&c); err != nil {
-			return fmt.Errorf("delete cluster %s: %w", c.ID, err)
+		if c, err = s.life.BeginDeleteCluster(tx, c, now); err != nil {
+			return err
 		}
 		out.Cluster, err = clusterView(tx, c)
 		return err

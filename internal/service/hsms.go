@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
-	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
@@ -121,19 +120,15 @@ func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api
 		} else if _, perr := netip.ParseAddr(ip); perr != nil {
 			return invalid("IpAddress %s is not a valid IPv4 address.", ip)
 		}
-		h := store.HSM{
-			ClusterID: c.ID, AvailabilityZone: az, SubnetID: subnetID, EniIP: ip,
-			HsmType: c.HsmType, State: api.HsmStateCreateInProgress,
-			CreatedAt: now, DueAt: now.Add(s.life.Delay(lifecycle.HSMCreate)),
-		}
+		h := store.HSM{ClusterID: c.ID, AvailabilityZone: az, SubnetID: subnetID, EniIP: ip, HsmType: c.HsmType}
 		if h.ID, err = s.life.IDs().NewResourceID(tx, "hsm"); err != nil {
 			return err
 		}
 		if h.EniID, err = s.life.IDs().Hex("eni-", 17); err != nil {
 			return err
 		}
-		if err := tx.InsertHSM(h); err != nil {
-			return fmt.Errorf("insert HSM: %w", err)
+		if h, err = s.life.CreateHSM(tx, h, now); err != nil {
+			return err
 		}
 		out.Hsm = ptr(toAPIHsm(h))
 		return nil
@@ -174,10 +169,8 @@ func (s *Service) DeleteHsm(ctx context.Context, in *api.DeleteHsmRequest) (*api
 		if h.State == api.HsmStateDeleteInProgress {
 			return invalid("HSM %s is already being deleted.", h.ID)
 		}
-		h.State, h.StateMessage = api.HsmStateDeleteInProgress, "The HSM is being deleted."
-		h.DueAt = now.Add(s.life.Delay(lifecycle.HSMDelete))
-		if err := tx.UpdateHSM(h); err != nil {
-			return fmt.Errorf("delete HSM %s: %w", h.ID, err)
+		if h, err = s.life.BeginDeleteHSM(tx, h, now); err != nil {
+			return err
 		}
 		out.HsmId = ptr(h.ID)
 		return nil

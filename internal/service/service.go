@@ -1,12 +1,14 @@
 // Package service implements the 18 CloudHSM v2 operations and the emulator's admin actions.
 //
 // Each operation validates what the model cannot express, then — in one store transaction —
-// settles due lifecycle steps, loads what it needs, checks preconditions and applies the change.
-// A failed check writes nothing. Operations return *api.Error for everything the caller did
-// wrong; any other error is an internal failure.
+// settles due lifecycle steps, loads what it needs, checks preconditions and applies the change:
+// a change of state goes through the lifecycle engine, which owns every state machine and its
+// schedule. A failed check writes nothing. Operations return *api.Error for everything the
+// caller did wrong; any other error is an internal failure.
 //
-// This package must never know HTTP, parse credentials or touch the wall clock: the caller's
-// identity arrives in the context (package identity) and time comes from the lifecycle engine.
+// This package must never know HTTP, parse credentials, touch the wall clock or set a resource's
+// state or schedule itself: the caller's identity arrives in the context (package identity), and
+// time and state changes come from the lifecycle engine.
 package service
 
 import (
