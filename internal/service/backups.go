@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
@@ -26,15 +27,12 @@ func backupView(tx store.Tx, b store.Backup) (*api.Backup, error) {
 // DeleteBackup moves a READY backup to PENDING_DELETION; it can be restored until its
 // DeleteTimestamp, seven days from now.
 func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest) (*api.DeleteBackupResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.deleteBackup)
+}
+
+func (s *Service) deleteBackup(ctx context.Context, who identity.Caller, in *api.DeleteBackupRequest) (*api.DeleteBackupResponse, error) {
 	out := &api.DeleteBackupResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
 		if err != nil {
 			return err
@@ -53,15 +51,12 @@ func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest)
 
 // RestoreBackup brings a PENDING_DELETION backup back to READY before its DeleteTimestamp.
 func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupRequest) (*api.RestoreBackupResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.restoreBackup)
+}
+
+func (s *Service) restoreBackup(ctx context.Context, who identity.Caller, in *api.RestoreBackupRequest) (*api.RestoreBackupResponse, error) {
 	out := &api.RestoreBackupResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
 		if err != nil {
 			return err
@@ -82,15 +77,12 @@ func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupReques
 
 // ModifyBackupAttributes sets NeverExpires on a backup that is not DELETED.
 func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBackupAttributesRequest) (*api.ModifyBackupAttributesResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.modifyBackupAttributes)
+}
+
+func (s *Service) modifyBackupAttributes(ctx context.Context, who identity.Caller, in *api.ModifyBackupAttributesRequest) (*api.ModifyBackupAttributesResponse, error) {
 	out := &api.ModifyBackupAttributesResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
 		if err != nil {
 			return err
@@ -110,24 +102,19 @@ func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBack
 
 // CopyBackupToRegion copies a READY backup into another region of the same account.
 func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRegionRequest) (*api.CopyBackupToRegionResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.copyBackupToRegion)
+}
+
+func (s *Service) copyBackupToRegion(ctx context.Context, who identity.Caller, in *api.CopyBackupToRegionRequest) (*api.CopyBackupToRegionResponse, error) {
 	if *in.DestinationRegion == who.Region {
 		return nil, invalid("DestinationRegion %s is the backup's own region; choose another region.", who.Region)
 	}
 	if partition(*in.DestinationRegion) != partition(who.Region) {
 		return nil, invalid("Backups cannot be copied between partitions (%s to %s).", who.Region, *in.DestinationRegion)
 	}
-	var tags []store.Tag
-	if in.TagList != nil {
-		if tags, err = checkTags(in.TagList); err != nil {
-			return nil, err
-		}
+	tags, err := checkTags(in.TagList)
+	if err != nil {
+		return nil, err
 	}
 	out := &api.CopyBackupToRegionResponse{}
 	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
@@ -250,13 +237,10 @@ func filterScope(filters map[string][]string) string {
 // DescribeBackups lists the caller's backups in its region (or those shared with it), newest
 // first unless SortAscending, filtered and paginated.
 func (s *Service) DescribeBackups(ctx context.Context, in *api.DescribeBackupsRequest) (*api.DescribeBackupsResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.describeBackups)
+}
+
+func (s *Service) describeBackups(ctx context.Context, who identity.Caller, in *api.DescribeBackupsRequest) (*api.DescribeBackupsResponse, error) {
 	q, err := backupQuery(in.Filters)
 	if err != nil {
 		return nil, err

@@ -178,13 +178,10 @@ func checkSourceReady(b store.Backup) error {
 
 // CreateCluster creates a cluster, empty or from a backup.
 func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterRequest) (*api.CreateClusterResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.createCluster)
+}
+
+func (s *Service) createCluster(ctx context.Context, who identity.Caller, in *api.CreateClusterRequest) (*api.CreateClusterResponse, error) {
 	if err := checkHsmType(*in.HsmType); err != nil {
 		return nil, err
 	}
@@ -202,15 +199,15 @@ func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterReques
 		return nil, invalid("NetworkType DUALSTACK is only available for clusters of HsmType %s.", hsmTypeHsm2m)
 	}
 	if in.BackupRetentionPolicy != nil {
-		if c.RetentionDays, err = retentionDays(in.BackupRetentionPolicy); err != nil {
+		days, err := retentionDays(in.BackupRetentionPolicy)
+		if err != nil {
 			return nil, err
 		}
+		c.RetentionDays = days
 	}
-	var tags []store.Tag
-	if in.TagList != nil {
-		if tags, err = checkTags(in.TagList); err != nil {
-			return nil, err
-		}
+	tags, err := checkTags(in.TagList)
+	if err != nil {
+		return nil, err
 	}
 	out := &api.CreateClusterResponse{}
 	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
@@ -280,18 +277,12 @@ func sourceCertificates(tx store.Tx, b store.Backup) (store.Certificates, error)
 // clusterFilterKeys are the DescribeClusters filter keys.
 var clusterFilterKeys = []string{"clusterIds", "vpcIds", "states"}
 
-// DescribeClusters lists the caller's clusters in its region, oldest first, filtered and paginated.
-func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClustersRequest) (*api.DescribeClustersResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
-	q := store.ClusterQuery{Account: who.Account, Region: who.Region, Limit: 25}
-	for _, key := range sortedKeys(in.Filters) {
-		values := in.Filters[key]
+// clusterQuery turns DescribeClusters filters into a store query.
+func clusterQuery(filters map[string][]string) (store.ClusterQuery, error) {
+	var q store.ClusterQuery
+	for _, key := range sortedKeys(filters) {
+		values := filters[key]
+		var err error
 		switch key {
 		case "clusterIds":
 			err = checkFilterValues(key, values, clusterIDPattern.MatchString, "a cluster ID")
@@ -306,9 +297,23 @@ func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClusters
 			err = unknownFilter(key, clusterFilterKeys)
 		}
 		if err != nil {
-			return nil, err
+			return q, err
 		}
 	}
+	return q, nil
+}
+
+// DescribeClusters lists the caller's clusters in its region, oldest first, filtered and paginated.
+func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClustersRequest) (*api.DescribeClustersResponse, error) {
+	return authorized(ctx, s, in, s.describeClusters)
+}
+
+func (s *Service) describeClusters(ctx context.Context, who identity.Caller, in *api.DescribeClustersRequest) (*api.DescribeClustersResponse, error) {
+	q, err := clusterQuery(in.Filters)
+	if err != nil {
+		return nil, err
+	}
+	q.Account, q.Region, q.Limit = who.Account, who.Region, 25
 	if in.MaxResults != nil {
 		q.Limit = int(*in.MaxResults)
 	}
@@ -360,15 +365,12 @@ func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClusters
 // InitializeCluster claims an UNINITIALIZED cluster with the certificate the customer's CA
 // issued for its CSR.
 func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClusterRequest) (*api.InitializeClusterResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.initializeCluster)
+}
+
+func (s *Service) initializeCluster(ctx context.Context, who identity.Caller, in *api.InitializeClusterRequest) (*api.InitializeClusterResponse, error) {
 	out := &api.InitializeClusterResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -401,18 +403,16 @@ func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClust
 
 // ModifyCluster changes a cluster's backup retention policy and/or migrates its HSM type.
 func (s *Service) ModifyCluster(ctx context.Context, in *api.ModifyClusterRequest) (*api.ModifyClusterResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.modifyCluster)
+}
+
+func (s *Service) modifyCluster(ctx context.Context, who identity.Caller, in *api.ModifyClusterRequest) (*api.ModifyClusterResponse, error) {
 	if in.BackupRetentionPolicy == nil && in.HsmType == nil {
 		return nil, invalid("Nothing to modify: give BackupRetentionPolicy, HsmType or both.")
 	}
 	days := 0
 	if in.BackupRetentionPolicy != nil {
+		var err error
 		if days, err = retentionDays(in.BackupRetentionPolicy); err != nil {
 			return nil, err
 		}
@@ -423,7 +423,7 @@ func (s *Service) ModifyCluster(ctx context.Context, in *api.ModifyClusterReques
 		}
 	}
 	out := &api.ModifyClusterResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -464,15 +464,12 @@ func checkMigration(c store.Cluster, to string) error {
 
 // DeleteCluster deletes a cluster that has no HSMs; its backups stay.
 func (s *Service) DeleteCluster(ctx context.Context, in *api.DeleteClusterRequest) (*api.DeleteClusterResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.deleteCluster)
+}
+
+func (s *Service) deleteCluster(ctx context.Context, who identity.Caller, in *api.DeleteClusterRequest) (*api.DeleteClusterResponse, error) {
 	out := &api.DeleteClusterResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err

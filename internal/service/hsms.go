@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
@@ -65,15 +66,12 @@ func subnetIPs(tx store.Tx, c store.Cluster, subnetID string) (map[string]bool, 
 
 // CreateHsm adds an HSM to a cluster in one of the cluster's availability zones.
 func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api.CreateHsmResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.createHsm)
+}
+
+func (s *Service) createHsm(ctx context.Context, who identity.Caller, in *api.CreateHsmRequest) (*api.CreateHsmResponse, error) {
 	out := &api.CreateHsmResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -138,19 +136,16 @@ func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api
 
 // DeleteHsm deletes an HSM named by exactly one of HsmId, EniId and EniIp.
 func (s *Service) DeleteHsm(ctx context.Context, in *api.DeleteHsmRequest) (*api.DeleteHsmResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.deleteHsm)
+}
+
+func (s *Service) deleteHsm(ctx context.Context, who identity.Caller, in *api.DeleteHsmRequest) (*api.DeleteHsmResponse, error) {
 	given := slices.DeleteFunc([]*string{in.HsmId, in.EniId, in.EniIp}, func(p *string) bool { return p == nil })
 	if len(given) != 1 {
 		return nil, invalid("Identify the HSM with exactly one of HsmId, EniId or EniIp (%d given).", len(given))
 	}
 	out := &api.DeleteHsmResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err

@@ -1,6 +1,8 @@
 // Package service implements the 18 CloudHSM v2 operations and the emulator's admin actions.
 //
-// Each operation validates what the model cannot express, then — in one store transaction —
+// Every operation starts the same way, in one place (authorized): the caller's identity from
+// the context, then the Authorizer's permission. Its body then validates what the model cannot
+// express and — in one store transaction —
 // settles due lifecycle steps, loads what it needs, checks preconditions and applies the change:
 // a change of state goes through the lifecycle engine, which owns every state machine and its
 // schedule. A failed check writes nothing. Operations return *api.Error for everything the
@@ -83,6 +85,21 @@ func caller(ctx context.Context) (identity.Caller, error) {
 		return identity.Caller{}, errors.New("service: no caller identity in context")
 	}
 	return c, nil
+}
+
+// authorized runs the prologue of every operation, once: it resolves the caller that the
+// protocol layer put in ctx and asks the Authorizer whether that caller may make request in;
+// only then does it run op, the operation's body, for that caller. So each body starts with its
+// own rules.
+func authorized[In, Out any](ctx context.Context, s *Service, in *In, op func(context.Context, identity.Caller, *In) (*Out, error)) (*Out, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
+		return nil, err
+	}
+	return op(ctx, who, in)
 }
 
 // op is the body of an operation: it runs inside a transaction at virtual time now.

@@ -1,0 +1,98 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
+)
+
+// denyAll is an Authorizer that denies everything and remembers what it was asked.
+type denyAll struct{ asked []string }
+
+func (d *denyAll) Authorize(who identity.Caller, action string, resources ...string) error {
+	d.asked = append(d.asked, action)
+	return api.Errorf(api.CodeAccessDenied, "denied %s to %s", action, who.Account)
+}
+
+// storeWatch is a store that fails the test if an operation opens a transaction.
+type storeWatch struct {
+	store.Store
+	t *testing.T
+}
+
+func (s storeWatch) Update(ctx context.Context, fn func(store.Tx) error) error {
+	s.t.Error("an operation opened a read-write transaction before it was authorized")
+	return s.Store.Update(ctx, fn)
+}
+
+func (s storeWatch) View(ctx context.Context, fn func(store.Tx) error) error {
+	s.t.Error("an operation opened a read-only transaction before it was authorized")
+	return s.Store.View(ctx, fn)
+}
+
+// TestOperationPrologue: every one of the 18 operations first resolves the caller from the
+// context (none is an internal failure) and asks the Authorizer once for its own action; a
+// denial is the answer, before the operation reads or writes anything.
+func TestOperationPrologue(t *testing.T) {
+	st, err := sqlstore.Open(t.Context(), "memory")
+	if err != nil {
+		t.Fatalf("open memory store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	auth := &denyAll{}
+	cfg := service.DefaultConfig()
+	cfg.Authorizer = auth
+	svc := service.New(cfg, storeWatch{Store: st, t: t}, lifecycle.New(lifecycle.DefaultConfig(),
+		clock.NewManual(time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)), rand.NewChaCha8([32]byte{})))
+	who := identity.Caller{Account: "111122223333", Region: "us-east-1"}
+
+	for _, op := range api.OperationNames() {
+		t.Run(op, func(t *testing.T) {
+			method := reflect.ValueOf(svc).MethodByName(op)
+			if !method.IsValid() {
+				t.Fatalf("Service has no method %s", op)
+			}
+			call := func(ctx context.Context) error {
+				in := reflect.New(method.Type().In(1).Elem()) // every member unset
+				out := method.Call([]reflect.Value{reflect.ValueOf(ctx), in})
+				err, _ := out[1].Interface().(error)
+				return err
+			}
+
+			auth.asked = nil
+			err := call(context.Background())
+			if err == nil || !strings.Contains(err.Error(), "no caller identity") {
+				t.Errorf("without a caller: got error %v, want the internal failure that there is no caller", err)
+			}
+			if len(auth.asked) != 0 {
+				t.Errorf("without a caller the Authorizer was asked %v", auth.asked)
+			}
+
+			err = call(identity.WithCaller(context.Background(), who))
+			var denied *api.Error
+			if !errors.As(err, &denied) || denied.Code != api.CodeAccessDenied {
+				t.Errorf("denied caller: got error %v, want CloudHsmAccessDeniedException", err)
+			}
+			equal(t, "actions asked", auth.asked, []string{"cloudhsm:" + op})
+		})
+	}
+}
+
+func equal[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: got %v, want %v", what, got, want)
+	}
+}
