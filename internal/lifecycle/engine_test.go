@@ -18,7 +18,7 @@ func (f *fixture) now() time.Time {
 	var now time.Time
 	f.update(func(tx store.Tx) error {
 		var err error
-		now, err = f.e.Now(tx)
+		now, err = f.e.VirtualNow(tx)
 		return err
 	})
 	return now
@@ -42,7 +42,7 @@ func TestVirtualNow(t *testing.T) {
 	var now time.Time
 	f.update(func(tx store.Tx) error {
 		var err error
-		now, err = lagging.Now(tx)
+		now, err = lagging.VirtualNow(tx)
 		return err
 	})
 	equal(t, "on a replica whose wall clock lags: the time of the last move", now, moved)

@@ -108,7 +108,7 @@ type op func(tx store.Tx, now time.Time) error
 // update runs fn in a read-write transaction after settling everything due.
 func (s *Service) update(ctx context.Context, fn op) error {
 	return s.store.Update(ctx, func(tx store.Tx) error {
-		now, err := s.life.Now(tx)
+		now, err := s.life.VirtualNow(tx)
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ var errSettleFirst = errors.New("lifecycle steps are due")
 // a DescribeBackups by ID).
 func (s *Service) read(ctx context.Context, fn op) error {
 	err := s.store.View(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		now, err := s.life.Now(tx)
+		now, err := s.life.VirtualNow(tx)
 		if err != nil {
 			return err
 		}
