@@ -36,7 +36,8 @@ func (e *Engine) backupDue(tx store.Tx, ev store.Event) error {
 	default:
 		b.DueAt = time.Time{} // nothing is due in this state; drop the stale schedule
 	}
-	return tx.UpdateBackup(&b)
+	_, err = tx.UpdateBackup(b)
+	return err
 }
 
 // TakeBackup creates a backup of cluster c at instant at, in CREATE_IN_PROGRESS until the
@@ -92,7 +93,8 @@ func (e *Engine) MarkPendingDeletion(tx store.Tx, b store.Backup, at time.Time) 
 	b.State = api.BackupStatePendingDeletion
 	b.DeleteAt = at.Add(e.cfg.PendingDeletion)
 	b.DueAt = b.DeleteAt
-	if err := tx.UpdateBackup(&b); err != nil {
+	b, err := tx.UpdateBackup(b)
+	if err != nil {
 		return store.Backup{}, fmt.Errorf("mark backup %s for deletion: %w", b.ID, err)
 	}
 	return b, nil
@@ -103,7 +105,8 @@ func (e *Engine) MarkPendingDeletion(tx store.Tx, b store.Backup, at time.Time) 
 // still PENDING_DELETION is within its window.
 func (e *Engine) RestoreBackup(tx store.Tx, b store.Backup) (store.Backup, error) {
 	b.State, b.DeleteAt, b.DueAt = api.BackupStateReady, time.Time{}, time.Time{}
-	if err := tx.UpdateBackup(&b); err != nil {
+	b, err := tx.UpdateBackup(b)
+	if err != nil {
 		return store.Backup{}, fmt.Errorf("restore backup %s: %w", b.ID, err)
 	}
 	return b, nil

@@ -40,7 +40,8 @@ func (e *Engine) InitializeCluster(tx store.Tx, c store.Cluster, signedCert stri
 	c.StateMessage = "Cluster is initializing. State will change to INITIALIZED upon completion."
 	c.Certificates.ClusterCertificate = signedCert
 	c.DueAt = now.Add(e.delay(ClusterInitialize))
-	if err := tx.UpdateCluster(&c); err != nil {
+	c, err := tx.UpdateCluster(c)
+	if err != nil {
 		return store.Cluster{}, fmt.Errorf("initialize cluster %s: %w", c.ID, err)
 	}
 	return c, nil
@@ -63,7 +64,8 @@ func (e *Engine) Activate(tx store.Tx, c store.Cluster, now time.Time) (store.Cl
 func (e *Engine) activate(tx store.Tx, c store.Cluster, at time.Time, backup bool) (store.Cluster, error) {
 	c.State, c.StateMessage, c.DueAt = api.ClusterStateActive, "", time.Time{}
 	c.NextBackupAt = at.Add(e.cfg.BackupInterval)
-	if err := tx.UpdateCluster(&c); err != nil {
+	c, err := tx.UpdateCluster(c)
+	if err != nil {
 		return store.Cluster{}, fmt.Errorf("activate cluster %s: %w", c.ID, err)
 	}
 	// Its backups carry this identity; keep it for when the cluster itself is long gone.
@@ -98,7 +100,7 @@ func (e *Engine) ChangeHsmType(tx store.Tx, c store.Cluster, hsmType string, now
 	c.HsmType, c.State = hsmType, api.ClusterStateModifyInProgress
 	c.HsmTypeRollbackAt = now.Add(e.cfg.HsmTypeRollbackWindow)
 	c.DueAt = now.Add(e.delay(ClusterModify))
-	if err := tx.UpdateCluster(&c); err != nil {
+	if c, err = tx.UpdateCluster(c); err != nil {
 		return store.Cluster{}, fmt.Errorf("change HSM type of cluster %s: %w", c.ID, err)
 	}
 	return c, nil
@@ -108,7 +110,8 @@ func (e *Engine) ChangeHsmType(tx store.Tx, c store.Cluster, hsmType string, now
 // (BEHAVIOUR.md §4, Retention).
 func (e *Engine) SetRetention(tx store.Tx, c store.Cluster, days int, now time.Time) (store.Cluster, error) {
 	c.RetentionDays = days
-	if err := tx.UpdateCluster(&c); err != nil {
+	c, err := tx.UpdateCluster(c)
+	if err != nil {
 		return store.Cluster{}, fmt.Errorf("set retention of cluster %s: %w", c.ID, err)
 	}
 	if err := e.applyRetention(tx, c, now); err != nil {
@@ -122,7 +125,8 @@ func (e *Engine) SetRetention(tx store.Tx, c store.Cluster, days int, now time.T
 func (e *Engine) BeginDeleteCluster(tx store.Tx, c store.Cluster, now time.Time) (store.Cluster, error) {
 	c.State, c.StateMessage = api.ClusterStateDeleteInProgress, "The cluster is being deleted."
 	c.DueAt = now.Add(e.delay(ClusterDelete))
-	if err := tx.UpdateCluster(&c); err != nil {
+	c, err := tx.UpdateCluster(c)
+	if err != nil {
 		return store.Cluster{}, fmt.Errorf("delete cluster %s: %w", c.ID, err)
 	}
 	return c, nil
@@ -142,7 +146,7 @@ func (e *Engine) clusterDue(tx store.Tx, ev store.Event) error {
 			return err
 		}
 		c.State = api.ClusterStateUninitialized
-		if err := tx.UpdateCluster(&c); err != nil {
+		if c, err = tx.UpdateCluster(c); err != nil {
 			return err
 		}
 		return e.certifyActiveHSM(tx, c, ev.At)
@@ -161,7 +165,8 @@ func (e *Engine) clusterDue(tx store.Tx, ev store.Event) error {
 	case api.ClusterStateDeleted:
 		return tx.DeleteCluster(c.ID)
 	}
-	return tx.UpdateCluster(&c)
+	_, err = tx.UpdateCluster(c)
+	return err
 }
 
 // certifyActiveHSM gives a cluster that has just become UNINITIALIZED its key, CSR and
@@ -200,7 +205,7 @@ func (e *Engine) dailyBackupDue(tx store.Tx, ev store.Event) error {
 		return err
 	}
 	c.NextBackupAt = ev.At.Add(e.cfg.BackupInterval)
-	if err := tx.UpdateCluster(&c); err != nil {
+	if c, err = tx.UpdateCluster(c); err != nil {
 		return err
 	}
 	if _, err := e.TakeBackup(tx, c, ev.At); err != nil {

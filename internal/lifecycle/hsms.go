@@ -83,7 +83,8 @@ func (e *Engine) hsmBecameActive(tx store.Tx, c store.Cluster, h store.HSM, at t
 			return err
 		}
 		c.Certificates = certs
-		return tx.UpdateCluster(&c)
+		_, err = tx.UpdateCluster(c)
+		return err
 	case api.ClusterStateActive:
 		_, err := e.TakeBackup(tx, c, at)
 		return err

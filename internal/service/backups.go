@@ -91,7 +91,7 @@ func (s *Service) modifyBackupAttributes(ctx context.Context, who identity.Calle
 			return invalid("Backup %s is in state DELETED; its attributes can no longer be changed.", b.ID)
 		}
 		b.NeverExpires = *in.NeverExpires
-		if err := tx.UpdateBackup(&b); err != nil {
+		if b, err = tx.UpdateBackup(b); err != nil {
 			return fmt.Errorf("modify backup %s: %w", b.ID, err)
 		}
 		out.Backup, err = backupView(tx, b)

@@ -68,14 +68,12 @@ type Tx interface {
 	// InsertBackup adds a new backup with Version 1; ErrConflict if the ID exists.
 	InsertBackup(b Backup) error
 	// UpdateBackup stores the fields a backup's life changes — State, NeverExpires, DeleteAt and
-	// DueAt — into the backup whose ID and Version equal b's, and MUST increment Version both in
-	// the store and in *b, so that the caller holds the backup as stored and can update it again
-	// without reading it back; its other fields (owner, cluster, origin, creation) keep the
-	// values it was inserted with. ErrConflict if the stored Version differs, ErrNotFound if
-	// there is no such backup; on any error *b MUST be left unchanged. Since Update MAY run its
-	// function more than once, a function that updates a backup reads it first, in the same
-	// transaction.
-	UpdateBackup(b *Backup) error
+	// DueAt — into the backup whose ID and Version equal b's, MUST increment the stored Version,
+	// and returns b with that new Version, so that the caller holds what it stored and can update
+	// it again without reading it back; the backup's other fields (owner, cluster, origin,
+	// creation) keep the values it was inserted with. ErrConflict if the stored Version differs,
+	// ErrNotFound if there is no such backup; on any error it MUST return b unchanged.
+	UpdateBackup(b Backup) (Backup, error)
 	// DeleteBackup removes a backup with its tags and resource policy (the tombstone purge);
 	// deleting a missing backup is not an error.
 	DeleteBackup(id string) error
@@ -88,10 +86,10 @@ type Tx interface {
 	Cluster(id string) (Cluster, error)
 	// InsertCluster adds a new cluster with Version 1; ErrConflict if the ID exists.
 	InsertCluster(c Cluster) error
-	// UpdateCluster replaces the cluster whose ID and Version equal c's and MUST increment
-	// Version both in the store and in *c; ErrConflict / ErrNotFound, with *c unchanged, as
-	// UpdateBackup.
-	UpdateCluster(c *Cluster) error
+	// UpdateCluster replaces the cluster whose ID and Version equal c's, MUST increment the
+	// stored Version, and returns c with that new Version; ErrConflict / ErrNotFound, with c
+	// returned unchanged, as UpdateBackup.
+	UpdateCluster(c Cluster) (Cluster, error)
 	// DeleteCluster removes a cluster and its tags (the tombstone purge). Its backups stay, and
 	// so do HSM rows (a cluster is only deleted once it has none). Missing is not an error.
 	DeleteCluster(id string) error

@@ -193,14 +193,21 @@ func backupTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateBackup stores State, NeverExpires, DeleteAt and DueAt, keeps the other fields, and increments Version in the store and in the caller's backup", func(t *testing.T, s store.Store) {
+		{"UpdateBackup stores State, NeverExpires, DeleteAt and DueAt, keeps the other fields, increments Version and returns the backup with it", func(t *testing.T, s store.Store) {
 			b := newBackup("backup-upd", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertBackup(b) })
 			changed := fullBackup() // every field differs from b's
 			changed.ID = b.ID
 			changed.Version = 1
-			update(t, s, func(tx store.Tx) error { return tx.UpdateBackup(&changed) })
-			equal(t, "Version of the caller's backup", changed.Version, int64(2))
+			var returned store.Backup
+			update(t, s, func(tx store.Tx) error {
+				var err error
+				returned, err = tx.UpdateBackup(changed)
+				return err
+			})
+			wantReturned := changed
+			wantReturned.Version = 2
+			equal(t, "returned backup", returned, wantReturned)
 			want := b
 			want.State, want.NeverExpires, want.DeleteAt, want.DueAt = changed.State, changed.NeverExpires, changed.DeleteAt, changed.DueAt
 			want.Version = 2
@@ -212,10 +219,11 @@ func backupTests() []contractTest {
 			})
 			// Back to absent times, twice in one transaction, without reading it back in between.
 			update(t, s, func(tx store.Tx) error {
-				again := want
-				noErr(t, "UpdateBackup", tx.UpdateBackup(&again))
+				again, err := tx.UpdateBackup(want)
+				noErr(t, "UpdateBackup", err)
 				again.State, again.NeverExpires, again.DeleteAt, again.DueAt = b.State, b.NeverExpires, b.DeleteAt, b.DueAt
-				noErr(t, "UpdateBackup again", tx.UpdateBackup(&again))
+				again, err = tx.UpdateBackup(again)
+				noErr(t, "UpdateBackup again", err)
 				want = again
 				return nil
 			})
@@ -227,21 +235,20 @@ func backupTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateBackup returns ErrConflict if the stored Version differs, and leaves the caller's backup unchanged", func(t *testing.T, s store.Store) {
+		{"UpdateBackup returns ErrConflict if the stored Version differs, and the backup unchanged", func(t *testing.T, s store.Store) {
 			b := newBackup("backup-stale", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertBackup(b) })
-			current := b
-			update(t, s, func(tx store.Tx) error { return tx.UpdateBackup(&current) }) // now Version 2
+			update(t, s, func(tx store.Tx) error { _, err := tx.UpdateBackup(b); return err }) // now Version 2
+			stale := b
+			stale.State = "DELETED"
 			for _, v := range []int64{1, 3, 0} {
-				stale := b
-				stale.State = "DELETED"
 				stale.Version = v
-				want := stale
 				update(t, s, func(tx store.Tx) error {
-					isErr(t, "UpdateBackup with a stale Version", tx.UpdateBackup(&stale), store.ErrConflict)
+					got, err := tx.UpdateBackup(stale)
+					isErr(t, "UpdateBackup with a stale Version", err, store.ErrConflict)
+					equal(t, "backup returned with ErrConflict", got, stale)
 					return nil
 				})
-				equal(t, "caller's backup after ErrConflict", stale, want)
 			}
 			view(t, s, func(tx store.Tx) error {
 				got, err := tx.Backup(b.ID)
@@ -251,14 +258,14 @@ func backupTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateBackup returns ErrNotFound if there is no such backup, and leaves the caller's backup unchanged", func(t *testing.T, s store.Store) {
+		{"UpdateBackup returns ErrNotFound if there is no such backup, and the backup unchanged", func(t *testing.T, s store.Store) {
 			missing := newBackup("backup-none", at(0))
-			want := missing
 			update(t, s, func(tx store.Tx) error {
-				isErr(t, "UpdateBackup", tx.UpdateBackup(&missing), store.ErrNotFound)
+				got, err := tx.UpdateBackup(missing)
+				isErr(t, "UpdateBackup", err, store.ErrNotFound)
+				equal(t, "backup returned with ErrNotFound", got, missing)
 				return nil
 			})
-			equal(t, "caller's backup after ErrNotFound", missing, want)
 		}},
 		{"DeleteBackup removes a backup with its tags and resource policy", func(t *testing.T, s store.Store) {
 			update(t, s, func(tx store.Tx) error {

@@ -39,50 +39,64 @@ func clusterTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateCluster replaces the cluster and increments Version in the store and in the caller's cluster", func(t *testing.T, s store.Store) {
+		{"UpdateCluster replaces the cluster, increments Version and returns the cluster with it", func(t *testing.T, s store.Store) {
 			c := newCluster("cluster-upd", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertCluster(c) })
 			changed := fullCluster()
 			changed.ID, changed.Version = c.ID, 1
-			update(t, s, func(tx store.Tx) error { return tx.UpdateCluster(&changed) })
-			equal(t, "Version of the caller's cluster", changed.Version, int64(2))
+			var returned store.Cluster
+			update(t, s, func(tx store.Tx) error {
+				var err error
+				returned, err = tx.UpdateCluster(changed)
+				return err
+			})
+			want := changed
+			want.Version = 2
+			equal(t, "returned cluster", returned, want)
 			view(t, s, func(tx store.Tx) error {
 				got, err := tx.Cluster(c.ID)
 				noErr(t, "Cluster", err)
-				equal(t, "cluster", got, changed)
+				equal(t, "cluster", got, want)
 				return nil
 			})
-			// Once more in one transaction, without reading it back in between.
+			// Twice more in one transaction, without reading it back in between.
 			update(t, s, func(tx store.Tx) error {
-				changed.RetentionDays++
-				noErr(t, "UpdateCluster", tx.UpdateCluster(&changed))
-				changed.RetentionDays++
-				return tx.UpdateCluster(&changed)
+				want.RetentionDays++
+				again, err := tx.UpdateCluster(want)
+				noErr(t, "UpdateCluster", err)
+				again.RetentionDays++
+				want, err = tx.UpdateCluster(again)
+				return err
 			})
-			equal(t, "Version after two more updates", changed.Version, int64(4))
+			equal(t, "Version after two more updates", want.Version, int64(4))
 			view(t, s, func(tx store.Tx) error {
 				got, err := tx.Cluster(c.ID)
 				noErr(t, "Cluster", err)
-				equal(t, "cluster updated twice", got, changed)
+				equal(t, "cluster updated twice", got, want)
 				return nil
 			})
 		}},
-		{"UpdateCluster returns ErrConflict or ErrNotFound as UpdateBackup, and leaves the caller's cluster unchanged", func(t *testing.T, s store.Store) {
+		{"UpdateCluster returns ErrConflict or ErrNotFound as UpdateBackup, and the cluster unchanged", func(t *testing.T, s store.Store) {
 			c := newCluster("cluster-stale", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertCluster(c) })
-			current := c
-			update(t, s, func(tx store.Tx) error { return tx.UpdateCluster(&current) }) // now Version 2
+			var current store.Cluster
+			update(t, s, func(tx store.Tx) error { // now Version 2
+				var err error
+				current, err = tx.UpdateCluster(c)
+				return err
+			})
 			stale := c
 			stale.State = "DELETED"
 			missing := newCluster("cluster-none", at(0))
-			wantStale, wantMissing := stale, missing
 			update(t, s, func(tx store.Tx) error {
-				isErr(t, "UpdateCluster with a stale Version", tx.UpdateCluster(&stale), store.ErrConflict)
-				isErr(t, "UpdateCluster of a missing cluster", tx.UpdateCluster(&missing), store.ErrNotFound)
+				got, err := tx.UpdateCluster(stale)
+				isErr(t, "UpdateCluster with a stale Version", err, store.ErrConflict)
+				equal(t, "cluster returned with ErrConflict", got, stale)
+				got, err = tx.UpdateCluster(missing)
+				isErr(t, "UpdateCluster of a missing cluster", err, store.ErrNotFound)
+				equal(t, "cluster returned with ErrNotFound", got, missing)
 				return nil
 			})
-			equal(t, "caller's cluster after ErrConflict", stale, wantStale)
-			equal(t, "caller's cluster after ErrNotFound", missing, wantMissing)
 			view(t, s, func(tx store.Tx) error {
 				got, err := tx.Cluster(c.ID)
 				noErr(t, "Cluster", err)
