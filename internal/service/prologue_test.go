@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"reflect"
@@ -42,10 +43,31 @@ func (s storeWatch) View(ctx context.Context, fn func(store.Tx) error) error {
 	return s.Store.View(ctx, fn)
 }
 
-// TestOperationPrologue: every one of the 18 operations first resolves the caller from the
-// context (none is an internal failure) and asks the Authorizer once for its own action; a
-// denial is the answer, before the operation reads or writes anything.
+// TestOperationPrologue: every one of the 18 operations, given a valid input, first resolves the
+// caller from the context (none is an internal failure) and asks the Authorizer once for its own
+// action; a denial is the answer, before the operation reads or writes anything.
 func TestOperationPrologue(t *testing.T) {
+	const arn = `"arn:aws:cloudhsm:us-east-1:111122223333:backup/backup-aaaaaaaaaaa"`
+	tests := []struct{ op, body string }{ // a valid input of each operation
+		{"CopyBackupToRegion", `{"BackupId":"backup-aaaaaaaaaaa","DestinationRegion":"us-west-2"}`},
+		{"CreateCluster", `{"HsmType":"hsm2m.medium","SubnetIds":["subnet-0a1b2c3d4e5f60001"]}`},
+		{"CreateHsm", `{"ClusterId":"cluster-aaaaaaaaaaa","AvailabilityZone":"us-east-1a"}`},
+		{"DeleteBackup", `{"BackupId":"backup-aaaaaaaaaaa"}`},
+		{"DeleteCluster", `{"ClusterId":"cluster-aaaaaaaaaaa"}`},
+		{"DeleteHsm", `{"ClusterId":"cluster-aaaaaaaaaaa","HsmId":"hsm-aaaaaaaaaaa"}`},
+		{"DeleteResourcePolicy", `{"ResourceArn":` + arn + `}`},
+		{"DescribeBackups", `{}`},
+		{"DescribeClusters", `{}`},
+		{"GetResourcePolicy", `{"ResourceArn":` + arn + `}`},
+		{"InitializeCluster", `{"ClusterId":"cluster-aaaaaaaaaaa","SignedCert":"cert","TrustAnchor":"anchor"}`},
+		{"ListTags", `{"ResourceId":"backup-aaaaaaaaaaa"}`},
+		{"ModifyBackupAttributes", `{"BackupId":"backup-aaaaaaaaaaa","NeverExpires":true}`},
+		{"ModifyCluster", `{"ClusterId":"cluster-aaaaaaaaaaa","HsmType":"hsm2m.medium"}`},
+		{"PutResourcePolicy", `{"ResourceArn":` + arn + `,"Policy":"{}"}`},
+		{"RestoreBackup", `{"BackupId":"backup-aaaaaaaaaaa"}`},
+		{"TagResource", `{"ResourceId":"backup-aaaaaaaaaaa","TagList":[{"Key":"k","Value":"v"}]}`},
+		{"UntagResource", `{"ResourceId":"backup-aaaaaaaaaaa","TagKeyList":["k"]}`},
+	}
 	st, err := sqlstore.Open(t.Context(), "memory")
 	if err != nil {
 		t.Fatalf("open memory store: %v", err)
@@ -58,16 +80,23 @@ func TestOperationPrologue(t *testing.T) {
 		clock.NewManual(time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)), rand.NewChaCha8([32]byte{})))
 	who := identity.Caller{Account: "111122223333", Region: "us-east-1"}
 
-	for _, op := range api.OperationNames() {
-		t.Run(op, func(t *testing.T) {
-			method := reflect.ValueOf(svc).MethodByName(op)
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.op] = true
+		t.Run(tt.op, func(t *testing.T) {
+			method := reflect.ValueOf(svc).MethodByName(tt.op)
 			if !method.IsValid() {
-				t.Fatalf("Service has no method %s", op)
+				t.Fatalf("Service has no method %s", tt.op)
+			}
+			in := reflect.New(method.Type().In(1).Elem())
+			if err := json.Unmarshal([]byte(tt.body), in.Interface()); err != nil {
+				t.Fatalf("decode %s: %v", tt.body, err)
+			}
+			if err := in.Interface().(interface{ Validate() error }).Validate(); err != nil {
+				t.Fatalf("input %s is not valid: %v", tt.body, err)
 			}
 			call := func(ctx context.Context) error {
-				in := reflect.New(method.Type().In(1).Elem()) // every member unset
-				out := method.Call([]reflect.Value{reflect.ValueOf(ctx), in})
-				err, _ := out[1].Interface().(error)
+				err, _ := method.Call([]reflect.Value{reflect.ValueOf(ctx), in})[1].Interface().(error)
 				return err
 			}
 
@@ -85,8 +114,13 @@ func TestOperationPrologue(t *testing.T) {
 			if !errors.As(err, &denied) || denied.Code != api.CodeAccessDenied {
 				t.Errorf("denied caller: got error %v, want CloudHsmAccessDeniedException", err)
 			}
-			equal(t, "actions asked", auth.asked, []string{"cloudhsm:" + op})
+			equal(t, "actions asked", auth.asked, []string{"cloudhsm:" + tt.op})
 		})
+	}
+	for _, op := range api.OperationNames() {
+		if !covered[op] {
+			t.Errorf("operation %s has no row", op)
+		}
 	}
 }
 
