@@ -26,7 +26,8 @@ const Prefix = "/_cloudhsm-local/"
 
 // Actions are what the admin API can ask of the service.
 type Actions interface {
-	Now(ctx context.Context) (time.Time, error)
+	// VirtualNow returns the virtual time, which every timestamp of the API comes from.
+	VirtualNow(ctx context.Context) (time.Time, error)
 	AdvanceClock(ctx context.Context, d time.Duration) (time.Time, error)
 	SetClock(ctx context.Context, t time.Time) (time.Time, error)
 	Activate(ctx context.Context, clusterID string) (*api.Cluster, error)
@@ -156,7 +157,7 @@ func (h *handler) errorStatus(r *http.Request, err error) int {
 }
 
 func (h *handler) health(r *http.Request) (any, error) {
-	now, err := h.svc.Now(r.Context())
+	now, err := h.svc.VirtualNow(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (h *handler) health(r *http.Request) (any, error) {
 }
 
 func (h *handler) clock(r *http.Request) (any, error) {
-	now, err := h.svc.Now(r.Context())
+	now, err := h.svc.VirtualNow(r.Context())
 	return Clock{Now: now.Format(time.RFC3339Nano)}, err
 }
 
@@ -190,7 +191,7 @@ func (h *handler) moveClock(r *http.Request) (any, error) {
 		if perr != nil {
 			return nil, statusError{http.StatusBadRequest, "set must be an RFC 3339 time such as \"2030-01-01T00:00:00Z\": " + perr.Error()}
 		}
-		if now, err = h.svc.Now(r.Context()); err == nil && t.Sub(now) > MaxClockMove {
+		if now, err = h.svc.VirtualNow(r.Context()); err == nil && t.Sub(now) > MaxClockMove {
 			return nil, tooFar(t.Sub(now))
 		}
 		if err == nil {

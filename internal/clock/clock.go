@@ -1,6 +1,6 @@
 // Package clock is the only place that reads the wall clock. Everything else receives a Clock,
 // so tests can pin time and the service can run on virtual time (wall time plus an offset kept in
-// the store; see package service).
+// the store; see lifecycle.Engine.VirtualNow). It must never know of virtual time itself.
 package clock
 
 import (
@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// Clock tells the current wall time.
+// Clock tells the current wall time: real time, or a test's pinned time, never virtual time.
 type Clock interface {
+	// Now returns the current wall time.
 	Now() time.Time
 }
 

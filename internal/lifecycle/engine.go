@@ -61,24 +61,21 @@ func DefaultConfig() Config {
 
 // Engine applies the lifecycle. It holds configuration only: all state is in the store.
 type Engine struct {
-	cfg   Config
-	clock clock.Clock
-	ids   *IDSource
+	cfg  Config
+	wall clock.Clock // wall time; the virtual time is VirtualNow
+	ids  *IDSource
 }
 
-// New returns an Engine reading wall time from clk and randomness from rand.
-func New(cfg Config, clk clock.Clock, rand io.Reader) *Engine {
-	return &Engine{cfg: cfg, clock: clk, ids: &IDSource{r: rand}}
+// New returns an Engine reading wall time from wall and randomness from rand.
+func New(cfg Config, wall clock.Clock, rand io.Reader) *Engine {
+	return &Engine{cfg: cfg, wall: wall, ids: &IDSource{r: rand}}
 }
-
-// Config returns the engine's configuration.
-func (e *Engine) Config() Config { return e.cfg }
 
 // IDs returns the engine's source of random identifiers.
 func (e *Engine) IDs() *IDSource { return e.ids }
 
-// Delay returns how long transition t lasts.
-func (e *Engine) Delay(t Transition) time.Duration {
+// delay returns how long transition t lasts.
+func (e *Engine) delay(t Transition) time.Duration {
 	if d, ok := e.cfg.Delays[t]; ok {
 		return d
 	}
@@ -95,11 +92,11 @@ var ErrClockBackwards = errors.New("the virtual clock only moves forward")
 // virtual clock never reads earlier, even on a replica or a restart whose wall clock lags.
 const clockFloorSetting = "clock.floor_ms"
 
-// Now returns the virtual time: wall time plus the offset kept in the store, never earlier than
-// the time the clock was last moved to, truncated to the millisecond (the precision of the store
-// and of the wire). Both settings are read in one statement; unset (the clock never moved),
-// each counts as 0.
-func (e *Engine) Now(tx store.Tx) (time.Time, error) {
+// VirtualNow returns the virtual time, the time of every timestamp the service writes or
+// compares: wall time plus the offset kept in the store, never earlier than the time the clock
+// was last moved to, truncated to the millisecond (the precision of the store and of the wire).
+// Both settings are read in one statement; unset (the clock never moved), each counts as 0.
+func (e *Engine) VirtualNow(tx store.Tx) (time.Time, error) {
 	set, err := tx.Settings(clockOffsetSetting, clockFloorSetting)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read the virtual clock: %w", err)
@@ -112,7 +109,7 @@ func (e *Engine) Now(tx store.Tx) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	now := e.clock.Now().Add(time.Duration(offset) * time.Millisecond).Truncate(time.Millisecond).UTC()
+	now := e.wall.Now().Add(time.Duration(offset) * time.Millisecond).Truncate(time.Millisecond).UTC()
 	if min := time.UnixMilli(floor).UTC(); now.Before(min) {
 		return min, nil
 	}
@@ -135,7 +132,7 @@ func msSetting(set map[string]string, name string) (int64, error) {
 // SetClock moves the virtual clock forward to t and applies everything that became due on the
 // way, in time order. It returns ErrClockBackwards if t is before the current virtual time.
 func (e *Engine) SetClock(tx store.Tx, t time.Time) (time.Time, error) {
-	now, err := e.Now(tx)
+	now, err := e.VirtualNow(tx)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -153,7 +150,7 @@ func (e *Engine) SetClock(tx store.Tx, t time.Time) (time.Time, error) {
 // everything due by then, and returns the clock's time. Unlike SetClock it never fails because
 // the clock has passed t (the wall clock may have, while the caller's transaction ran).
 func (e *Engine) AdvanceTo(tx store.Tx, t time.Time) (time.Time, error) {
-	now, err := e.Now(tx)
+	now, err := e.VirtualNow(tx)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -169,7 +166,7 @@ func (e *Engine) AdvanceTo(tx store.Tx, t time.Time) (time.Time, error) {
 // Pin makes the virtual clock read t now and move on from there, and never read less than t.
 // It neither checks direction nor applies anything due: SetClock does both.
 func (e *Engine) Pin(tx store.Tx, t time.Time) error {
-	offset := t.Sub(e.clock.Now().Truncate(time.Millisecond)).Milliseconds()
+	offset := t.Sub(e.wall.Now().Truncate(time.Millisecond)).Milliseconds()
 	for name, ms := range map[string]int64{clockOffsetSetting: offset, clockFloorSetting: t.UnixMilli()} {
 		if err := tx.PutSetting(name, strconv.FormatInt(ms, 10)); err != nil {
 			return fmt.Errorf("store %s: %w", name, err)

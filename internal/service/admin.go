@@ -20,12 +20,13 @@ var ErrConflict = errors.New("conflict")
 // ErrNotFound marks an admin action on a resource that does not exist (HTTP 404).
 var ErrNotFound = errors.New("not found")
 
-// Now returns the virtual time.
-func (s *Service) Now(ctx context.Context) (time.Time, error) {
+// VirtualNow returns the virtual time (see lifecycle.Engine.VirtualNow), which only the admin
+// API moves.
+func (s *Service) VirtualNow(ctx context.Context) (time.Time, error) {
 	var now time.Time
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		var err error
-		now, err = s.life.Now(tx)
+		now, err = s.life.VirtualNow(tx)
 		return err
 	})
 	return now, err
@@ -147,7 +148,7 @@ func (s *Service) TakeBackups(ctx context.Context, clusterID string, n int) ([]s
 // in memory (see initTokenKey).
 func (s *Service) Reset(ctx context.Context) error {
 	return s.store.Update(ctx, func(tx store.Tx) error {
-		now, err := s.life.Now(tx)
+		now, err := s.life.VirtualNow(tx)
 		if err != nil {
 			return err
 		}

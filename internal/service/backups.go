@@ -11,7 +11,7 @@ import (
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/arn"
-	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
@@ -28,15 +28,12 @@ func backupView(tx store.Tx, b store.Backup) (*api.Backup, error) {
 // DeleteBackup moves a READY backup to PENDING_DELETION; it can be restored until its
 // DeleteTimestamp, seven days from now.
 func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest) (*api.DeleteBackupResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.deleteBackup)
+}
+
+func (s *Service) deleteBackup(ctx context.Context, who identity.Caller, in *api.DeleteBackupRequest) (*api.DeleteBackupResponse, error) {
 	out := &api.DeleteBackupResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
 		if err != nil {
 			return err
@@ -45,7 +42,7 @@ func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest)
 			return invalid("Backup %s is in state %s; only a backup in state READY can be deleted.", b.ID, b.State)
 		}
 		if b, err = s.life.MarkPendingDeletion(tx, b, now); err != nil {
-			return fmt.Errorf("delete backup %s: %w", b.ID, err)
+			return err
 		}
 		out.Backup, err = backupView(tx, b)
 		return err
@@ -55,15 +52,12 @@ func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest)
 
 // RestoreBackup brings a PENDING_DELETION backup back to READY before its DeleteTimestamp.
 func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupRequest) (*api.RestoreBackupResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.restoreBackup)
+}
+
+func (s *Service) restoreBackup(ctx context.Context, who identity.Caller, in *api.RestoreBackupRequest) (*api.RestoreBackupResponse, error) {
 	out := &api.RestoreBackupResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
 		if err != nil {
 			return err
@@ -73,11 +67,9 @@ func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupReques
 		if b.State != api.BackupStatePendingDeletion {
 			return invalid("Backup %s is in state %s; only a backup in state PENDING_DELETION can be restored.", b.ID, b.State)
 		}
-		b.State, b.DeleteAt, b.DueAt = api.BackupStateReady, time.Time{}, time.Time{}
-		if err := tx.UpdateBackup(b); err != nil {
-			return fmt.Errorf("restore backup %s: %w", b.ID, err)
+		if b, err = s.life.RestoreBackup(tx, b); err != nil {
+			return err
 		}
-		b.Version++
 		out.Backup, err = backupView(tx, b)
 		return err
 	})
@@ -86,15 +78,12 @@ func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupReques
 
 // ModifyBackupAttributes sets NeverExpires on a backup that is not DELETED.
 func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBackupAttributesRequest) (*api.ModifyBackupAttributesResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.modifyBackupAttributes)
+}
+
+func (s *Service) modifyBackupAttributes(ctx context.Context, who identity.Caller, in *api.ModifyBackupAttributesRequest) (*api.ModifyBackupAttributesResponse, error) {
 	out := &api.ModifyBackupAttributesResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
 		if err != nil {
 			return err
@@ -103,10 +92,9 @@ func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBack
 			return invalid("Backup %s is in state DELETED; its attributes can no longer be changed.", b.ID)
 		}
 		b.NeverExpires = *in.NeverExpires
-		if err := tx.UpdateBackup(b); err != nil {
+		if b, err = tx.UpdateBackup(b); err != nil {
 			return fmt.Errorf("modify backup %s: %w", b.ID, err)
 		}
-		b.Version++
 		out.Backup, err = backupView(tx, b)
 		return err
 	})
@@ -115,24 +103,19 @@ func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBack
 
 // CopyBackupToRegion copies a READY backup into another region of the same account.
 func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRegionRequest) (*api.CopyBackupToRegionResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.copyBackupToRegion)
+}
+
+func (s *Service) copyBackupToRegion(ctx context.Context, who identity.Caller, in *api.CopyBackupToRegionRequest) (*api.CopyBackupToRegionResponse, error) {
 	if *in.DestinationRegion == who.Region {
 		return nil, invalid("DestinationRegion %s is the backup's own region; choose another region.", who.Region)
 	}
 	if arn.Partition(*in.DestinationRegion) != arn.Partition(who.Region) {
 		return nil, invalid("Backups cannot be copied between partitions (%s to %s).", who.Region, *in.DestinationRegion)
 	}
-	var tags []store.Tag
-	if in.TagList != nil {
-		if tags, err = checkTags(in.TagList); err != nil {
-			return nil, err
-		}
+	tags, err := checkTags(in.TagList)
+	if err != nil {
+		return nil, err
 	}
 	out := &api.CopyBackupToRegionResponse{}
 	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
@@ -143,23 +126,9 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRe
 		if src.State != api.BackupStateReady {
 			return invalid("Backup %s is in state %s; only a backup in state READY can be copied.", src.ID, src.State)
 		}
-		id, err := s.life.IDs().NewResourceID(tx, "backup")
+		cp, err := s.life.CopyBackup(tx, src, *in.DestinationRegion, now)
 		if err != nil {
 			return err
-		}
-		sourceCluster := src.ClusterID
-		if sourceCluster == "" {
-			sourceCluster = src.SourceClusterID
-		}
-		cp := store.Backup{
-			ID: id, Account: who.Account, Region: *in.DestinationRegion,
-			State: api.BackupStateCreateInProgress, HsmType: src.HsmType, Mode: src.Mode,
-			CreatedAt: src.CreatedAt, CopiedAt: now,
-			SourceRegion: who.Region, SourceBackupID: src.ID, SourceClusterID: sourceCluster,
-			DueAt: now.Add(s.life.Delay(lifecycle.BackupCreate)), Version: 1,
-		}
-		if err := tx.InsertBackup(cp); err != nil {
-			return fmt.Errorf("insert copy of %s: %w", src.ID, err)
 		}
 		if in.TagList == nil {
 			srcTags, err := tx.Tags(src.ID)
@@ -174,10 +143,10 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRe
 			}
 		}
 		out.DestinationBackup = &api.DestinationBackup{
-			CreateTimestamp: api.NewTimestamp(src.CreatedAt),
-			SourceRegion:    ptr(who.Region),
-			SourceBackup:    ptr(src.ID),
-			SourceCluster:   optional(sourceCluster),
+			CreateTimestamp: api.NewTimestamp(cp.CreatedAt),
+			SourceRegion:    ptr(cp.SourceRegion),
+			SourceBackup:    ptr(cp.SourceBackupID),
+			SourceCluster:   optional(cp.SourceClusterID),
 		}
 		return nil
 	})
@@ -187,11 +156,9 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, in *api.CopyBackupToRe
 // backupFilterKeys are the DescribeBackups filter keys, in the order errors list them.
 var backupFilterKeys = []string{"backupIds", "sourceBackupIds", "clusterIds", "states", "neverExpires"}
 
-var (
-	backupIDPattern  = regexp.MustCompile(`^backup-[2-7a-zA-Z]{11,16}$`)
-	clusterIDPattern = regexp.MustCompile(`^cluster-[2-7a-zA-Z]{11,16}$`)
-	vpcIDPattern     = regexp.MustCompile(`^vpc-[0-9a-fA-F]+$`)
-)
+// vpcIDPattern checks a vpcIds filter value. The model's VpcId pattern, ^vpc-[0-9a-fA-F]$,
+// admits one hex digit only, which no real VPC ID has; this is the shape AWS's IDs have.
+var vpcIDPattern = regexp.MustCompile(`^vpc-[0-9a-fA-F]+$`)
 
 // checkFilterValues checks every value of filter key against a pattern or a value set.
 func checkFilterValues(key string, values []string, ok func(string) bool, want string) error {
@@ -218,13 +185,13 @@ func backupQuery(filters map[string][]string) (store.BackupQuery, error) {
 		var err error
 		switch key {
 		case "backupIds":
-			err = checkFilterValues(key, values, backupIDPattern.MatchString, "a backup ID")
+			err = checkFilterValues(key, values, api.IsBackupId, "a backup ID")
 			q.IDs = values
 		case "sourceBackupIds":
-			err = checkFilterValues(key, values, backupIDPattern.MatchString, "a backup ID")
+			err = checkFilterValues(key, values, api.IsBackupId, "a backup ID")
 			q.SourceBackupIDs = values
 		case "clusterIds":
-			err = checkFilterValues(key, values, clusterIDPattern.MatchString, "a cluster ID")
+			err = checkFilterValues(key, values, api.IsClusterId, "a cluster ID")
 			q.ClusterIDs = values
 		case "states":
 			err = checkFilterValues(key, values, isOneOf(api.BackupStateValues()), "one of "+strings.Join(api.BackupStateValues(), ", "))
@@ -269,13 +236,10 @@ func filterScope(filters map[string][]string) string {
 // DescribeBackups lists the caller's backups in its region (or those shared with it), newest
 // first unless SortAscending, filtered and paginated.
 func (s *Service) DescribeBackups(ctx context.Context, in *api.DescribeBackupsRequest) (*api.DescribeBackupsResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.describeBackups)
+}
+
+func (s *Service) describeBackups(ctx context.Context, who identity.Caller, in *api.DescribeBackupsRequest) (*api.DescribeBackupsResponse, error) {
 	q, err := backupQuery(in.Filters)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,6 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/arn"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/certs"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
-	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/topology"
 )
@@ -186,21 +185,16 @@ func checkSourceReady(b store.Backup) error {
 
 // CreateCluster creates a cluster, empty or from a backup.
 func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterRequest) (*api.CreateClusterResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.createCluster)
+}
+
+func (s *Service) createCluster(ctx context.Context, who identity.Caller, in *api.CreateClusterRequest) (*api.CreateClusterResponse, error) {
 	if err := checkHsmType(*in.HsmType); err != nil {
 		return nil, err
 	}
 	c := store.Cluster{
-		Account: who.Account, Region: who.Region,
-		State: api.ClusterStateCreateInProgress, HsmType: *in.HsmType,
+		Account: who.Account, Region: who.Region, HsmType: *in.HsmType,
 		Mode: api.ClusterModeFips, NetworkType: api.NetworkTypeIpv4, RetentionDays: defaultRetentionDays,
-		Version: 1,
 	}
 	if in.Mode != nil {
 		c.Mode = *in.Mode
@@ -212,15 +206,15 @@ func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterReques
 		return nil, invalid("NetworkType DUALSTACK is only available for clusters of HsmType %s.", hsmTypeHsm2m)
 	}
 	if in.BackupRetentionPolicy != nil {
-		if c.RetentionDays, err = retentionDays(in.BackupRetentionPolicy); err != nil {
+		days, err := retentionDays(in.BackupRetentionPolicy)
+		if err != nil {
 			return nil, err
 		}
+		c.RetentionDays = days
 	}
-	var tags []store.Tag
-	if in.TagList != nil {
-		if tags, err = checkTags(in.TagList); err != nil {
-			return nil, err
-		}
+	tags, err := checkTags(in.TagList)
+	if err != nil {
+		return nil, err
 	}
 	out := &api.CreateClusterResponse{}
 	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
@@ -254,9 +248,8 @@ func (s *Service) CreateCluster(ctx context.Context, in *api.CreateClusterReques
 		if cl.SecurityGroup, err = s.life.IDs().Hex("sg-", 17); err != nil {
 			return err
 		}
-		cl.CreatedAt, cl.DueAt = now, now.Add(s.life.Delay(lifecycle.ClusterCreate))
-		if err := tx.InsertCluster(cl); err != nil {
-			return fmt.Errorf("insert cluster: %w", err)
+		if cl, err = s.life.CreateCluster(tx, cl, now); err != nil {
+			return err
 		}
 		if len(tags) > 0 {
 			if err := tx.PutTags(cl.ID, tags); err != nil {
@@ -291,21 +284,15 @@ func sourceCertificates(tx store.Tx, b store.Backup) (store.Certificates, error)
 // clusterFilterKeys are the DescribeClusters filter keys.
 var clusterFilterKeys = []string{"clusterIds", "vpcIds", "states"}
 
-// DescribeClusters lists the caller's clusters in its region, oldest first, filtered and paginated.
-func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClustersRequest) (*api.DescribeClustersResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
-	q := store.ClusterQuery{Account: who.Account, Region: who.Region, Limit: 25}
-	for _, key := range sortedKeys(in.Filters) {
-		values := in.Filters[key]
+// clusterQuery turns DescribeClusters filters into a store query.
+func clusterQuery(filters map[string][]string) (store.ClusterQuery, error) {
+	var q store.ClusterQuery
+	for _, key := range sortedKeys(filters) {
+		values := filters[key]
+		var err error
 		switch key {
 		case "clusterIds":
-			err = checkFilterValues(key, values, clusterIDPattern.MatchString, "a cluster ID")
+			err = checkFilterValues(key, values, api.IsClusterId, "a cluster ID")
 			q.IDs = values
 		case "vpcIds":
 			err = checkFilterValues(key, values, vpcIDPattern.MatchString, "a VPC ID")
@@ -317,9 +304,23 @@ func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClusters
 			err = unknownFilter(key, clusterFilterKeys)
 		}
 		if err != nil {
-			return nil, err
+			return q, err
 		}
 	}
+	return q, nil
+}
+
+// DescribeClusters lists the caller's clusters in its region, oldest first, filtered and paginated.
+func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClustersRequest) (*api.DescribeClustersResponse, error) {
+	return authorized(ctx, s, in, s.describeClusters)
+}
+
+func (s *Service) describeClusters(ctx context.Context, who identity.Caller, in *api.DescribeClustersRequest) (*api.DescribeClustersResponse, error) {
+	q, err := clusterQuery(in.Filters)
+	if err != nil {
+		return nil, err
+	}
+	q.Account, q.Region, q.Limit = who.Account, who.Region, 25
 	if in.MaxResults != nil {
 		q.Limit = int(*in.MaxResults)
 	}
@@ -371,15 +372,12 @@ func (s *Service) DescribeClusters(ctx context.Context, in *api.DescribeClusters
 // InitializeCluster claims an UNINITIALIZED cluster with the certificate the customer's CA
 // issued for its CSR.
 func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClusterRequest) (*api.InitializeClusterResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.initializeCluster)
+}
+
+func (s *Service) initializeCluster(ctx context.Context, who identity.Caller, in *api.InitializeClusterRequest) (*api.InitializeClusterResponse, error) {
 	out := &api.InitializeClusterResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -401,12 +399,8 @@ func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClust
 		if err := certs.VerifySignedCertificate(c.Certificates.ClusterCsr, *in.SignedCert, *in.TrustAnchor, now); err != nil {
 			return invalid("%s", err)
 		}
-		c.State = api.ClusterStateInitializeInProgress
-		c.StateMessage = "Cluster is initializing. State will change to INITIALIZED upon completion."
-		c.Certificates.ClusterCertificate = *in.SignedCert
-		c.DueAt = now.Add(s.life.Delay(lifecycle.ClusterInitialize))
-		if err := tx.UpdateCluster(c); err != nil {
-			return fmt.Errorf("initialize cluster %s: %w", c.ID, err)
+		if c, err = s.life.InitializeCluster(tx, c, *in.SignedCert, now); err != nil {
+			return err
 		}
 		out.State, out.StateMessage = ptr(c.State), ptr(c.StateMessage)
 		return nil
@@ -416,18 +410,16 @@ func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClust
 
 // ModifyCluster changes a cluster's backup retention policy and/or migrates its HSM type.
 func (s *Service) ModifyCluster(ctx context.Context, in *api.ModifyClusterRequest) (*api.ModifyClusterResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.modifyCluster)
+}
+
+func (s *Service) modifyCluster(ctx context.Context, who identity.Caller, in *api.ModifyClusterRequest) (*api.ModifyClusterResponse, error) {
 	if in.BackupRetentionPolicy == nil && in.HsmType == nil {
 		return nil, invalid("Nothing to modify: give BackupRetentionPolicy, HsmType or both.")
 	}
 	days := 0
 	if in.BackupRetentionPolicy != nil {
+		var err error
 		if days, err = retentionDays(in.BackupRetentionPolicy); err != nil {
 			return nil, err
 		}
@@ -438,7 +430,7 @@ func (s *Service) ModifyCluster(ctx context.Context, in *api.ModifyClusterReques
 		}
 	}
 	out := &api.ModifyClusterResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -447,19 +439,15 @@ func (s *Service) ModifyCluster(ctx context.Context, in *api.ModifyClusterReques
 			return invalid("Cluster %s is in state %s and can no longer be modified.", c.ID, c.State)
 		}
 		if in.HsmType != nil && *in.HsmType != c.HsmType {
-			if err := s.migrateHsmType(tx, &c, *in.HsmType, now); err != nil {
+			if err := checkMigration(c, *in.HsmType); err != nil {
+				return err
+			}
+			if c, err = s.life.ChangeHsmType(tx, c, *in.HsmType, now); err != nil {
 				return err
 			}
 		}
 		if days != 0 {
-			c.RetentionDays = days
-		}
-		if err := tx.UpdateCluster(c); err != nil {
-			return fmt.Errorf("modify cluster %s: %w", c.ID, err)
-		}
-		c.Version++
-		if days != 0 {
-			if err := s.life.ApplyRetention(tx, c, now); err != nil {
+			if c, err = s.life.SetRetention(tx, c, days, now); err != nil {
 				return err
 			}
 		}
@@ -469,45 +457,26 @@ func (s *Service) ModifyCluster(ctx context.Context, in *api.ModifyClusterReques
 	return out, err
 }
 
-// migrateHsmType starts the hsm1.medium → hsm2m.medium migration of an ACTIVE cluster: a
-// backup first, then MODIFY_IN_PROGRESS with every HSM on the new type.
-func (s *Service) migrateHsmType(tx store.Tx, c *store.Cluster, to string, now time.Time) error {
+// checkMigration checks that cluster c may change its HSM type to "to": the cluster is ACTIVE
+// and it is the one migration AWS offers, hsm1.medium to hsm2m.medium.
+func checkMigration(c store.Cluster, to string) error {
 	if c.State != api.ClusterStateActive {
 		return invalid("Cluster %s is in state %s; its HSM type can only be changed while it is ACTIVE.", c.ID, c.State)
 	}
 	if c.HsmType != hsmTypeHsm1 || to != hsmTypeHsm2m {
 		return invalid("HSM type %s cannot be changed to %s: the only supported migration is %s to %s.", c.HsmType, to, hsmTypeHsm1, hsmTypeHsm2m)
 	}
-	if _, err := s.life.TakeBackup(tx, *c, now); err != nil {
-		return err
-	}
-	hsms, err := tx.HSMs(c.ID)
-	if err != nil {
-		return fmt.Errorf("HSMs of %s: %w", c.ID, err)
-	}
-	for _, h := range hsms {
-		h.HsmType = to
-		if err := tx.UpdateHSM(h); err != nil {
-			return fmt.Errorf("migrate HSM %s: %w", h.ID, err)
-		}
-	}
-	c.HsmType, c.State = to, api.ClusterStateModifyInProgress
-	c.HsmTypeRollbackAt = now.Add(s.life.Config().HsmTypeRollbackWindow)
-	c.DueAt = now.Add(s.life.Delay(lifecycle.ClusterModify))
 	return nil
 }
 
 // DeleteCluster deletes a cluster that has no HSMs; its backups stay.
 func (s *Service) DeleteCluster(ctx context.Context, in *api.DeleteClusterRequest) (*api.DeleteClusterResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.deleteCluster)
+}
+
+func (s *Service) deleteCluster(ctx context.Context, who identity.Caller, in *api.DeleteClusterRequest) (*api.DeleteClusterResponse, error) {
 	out := &api.DeleteClusterResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -522,12 +491,9 @@ func (s *Service) DeleteCluster(ctx context.Context, in *api.DeleteClusterReques
 		if len(hsms) > 0 {
 			return invalid("Cluster %s still has %d HSM(s); delete them before deleting the cluster.", c.ID, len(hsms))
 		}
-		c.State, c.StateMessage = api.ClusterStateDeleteInProgress, "The cluster is being deleted."
-		c.DueAt = now.Add(s.life.Delay(lifecycle.ClusterDelete))
-		if err := tx.UpdateCluster(c); err != nil {
-			return fmt.Errorf("delete cluster %s: %w", c.ID, err)
+		if c, err = s.life.BeginDeleteCluster(tx, c, now); err != nil {
+			return err
 		}
-		c.Version++
 		out.Cluster, err = clusterView(tx, c)
 		return err
 	})

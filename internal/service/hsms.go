@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
-	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
@@ -66,15 +66,12 @@ func subnetIPs(tx store.Tx, c store.Cluster, subnetID string) (map[string]bool, 
 
 // CreateHsm adds an HSM to a cluster in one of the cluster's availability zones.
 func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api.CreateHsmResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.createHsm)
+}
+
+func (s *Service) createHsm(ctx context.Context, who identity.Caller, in *api.CreateHsmRequest) (*api.CreateHsmResponse, error) {
 	out := &api.CreateHsmResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -121,19 +118,15 @@ func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api
 		} else if _, perr := netip.ParseAddr(ip); perr != nil {
 			return invalid("IpAddress %s is not a valid IPv4 address.", ip)
 		}
-		h := store.HSM{
-			ClusterID: c.ID, AvailabilityZone: az, SubnetID: subnetID, EniIP: ip,
-			HsmType: c.HsmType, State: api.HsmStateCreateInProgress,
-			CreatedAt: now, DueAt: now.Add(s.life.Delay(lifecycle.HSMCreate)),
-		}
+		h := store.HSM{ClusterID: c.ID, AvailabilityZone: az, SubnetID: subnetID, EniIP: ip, HsmType: c.HsmType}
 		if h.ID, err = s.life.IDs().NewResourceID(tx, "hsm"); err != nil {
 			return err
 		}
 		if h.EniID, err = s.life.IDs().Hex("eni-", 17); err != nil {
 			return err
 		}
-		if err := tx.InsertHSM(h); err != nil {
-			return fmt.Errorf("insert HSM: %w", err)
+		if h, err = s.life.CreateHSM(tx, h, now); err != nil {
+			return err
 		}
 		out.Hsm = ptr(toAPIHsm(h))
 		return nil
@@ -143,19 +136,16 @@ func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api
 
 // DeleteHsm deletes an HSM named by exactly one of HsmId, EniId and EniIp.
 func (s *Service) DeleteHsm(ctx context.Context, in *api.DeleteHsmRequest) (*api.DeleteHsmResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.deleteHsm)
+}
+
+func (s *Service) deleteHsm(ctx context.Context, who identity.Caller, in *api.DeleteHsmRequest) (*api.DeleteHsmResponse, error) {
 	given := slices.DeleteFunc([]*string{in.HsmId, in.EniId, in.EniIp}, func(p *string) bool { return p == nil })
 	if len(given) != 1 {
 		return nil, invalid("Identify the HSM with exactly one of HsmId, EniId or EniIp (%d given).", len(given))
 	}
 	out := &api.DeleteHsmResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -174,10 +164,8 @@ func (s *Service) DeleteHsm(ctx context.Context, in *api.DeleteHsmRequest) (*api
 		if h.State == api.HsmStateDeleteInProgress {
 			return invalid("HSM %s is already being deleted.", h.ID)
 		}
-		h.State, h.StateMessage = api.HsmStateDeleteInProgress, "The HSM is being deleted."
-		h.DueAt = now.Add(s.life.Delay(lifecycle.HSMDelete))
-		if err := tx.UpdateHSM(h); err != nil {
-			return fmt.Errorf("delete HSM %s: %w", h.ID, err)
+		if h, err = s.life.BeginDeleteHSM(tx, h, now); err != nil {
+			return err
 		}
 		out.HsmId = ptr(h.ID)
 		return nil

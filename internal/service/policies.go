@@ -93,18 +93,15 @@ func policyTarget(tx store.Tx, who identity.Caller, resourceArn *string) (store.
 
 // PutResourcePolicy shares a READY backup with other accounts.
 func (s *Service) PutResourcePolicy(ctx context.Context, in *api.PutResourcePolicyRequest) (*api.PutResourcePolicyResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.putResourcePolicy)
+}
+
+func (s *Service) putResourcePolicy(ctx context.Context, who identity.Caller, in *api.PutResourcePolicyRequest) (*api.PutResourcePolicyResponse, error) {
 	if in.Policy == nil {
 		return nil, &api.ValidationError{Violations: []string{"Value null at 'policy' failed to satisfy constraint: Member must not be null"}}
 	}
 	out := &api.PutResourcePolicyResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := policyTarget(tx, who, in.ResourceArn)
 		if err != nil {
 			return err
@@ -127,15 +124,12 @@ func (s *Service) PutResourcePolicy(ctx context.Context, in *api.PutResourcePoli
 
 // GetResourcePolicy returns a backup's resource policy; without one, the response has no Policy.
 func (s *Service) GetResourcePolicy(ctx context.Context, in *api.GetResourcePolicyRequest) (*api.GetResourcePolicyResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.getResourcePolicy)
+}
+
+func (s *Service) getResourcePolicy(ctx context.Context, who identity.Caller, in *api.GetResourcePolicyRequest) (*api.GetResourcePolicyResponse, error) {
 	out := &api.GetResourcePolicyResponse{}
-	err = s.read(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.read(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := policyTarget(tx, who, in.ResourceArn)
 		if err != nil {
 			return err
@@ -155,15 +149,12 @@ func (s *Service) GetResourcePolicy(ctx context.Context, in *api.GetResourcePoli
 
 // DeleteResourcePolicy stops sharing a backup; clusters already made from it are unaffected.
 func (s *Service) DeleteResourcePolicy(ctx context.Context, in *api.DeleteResourcePolicyRequest) (*api.DeleteResourcePolicyResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.deleteResourcePolicy)
+}
+
+func (s *Service) deleteResourcePolicy(ctx context.Context, who identity.Caller, in *api.DeleteResourcePolicyRequest) (*api.DeleteResourcePolicyResponse, error) {
 	out := &api.DeleteResourcePolicyResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		b, err := policyTarget(tx, who, in.ResourceArn)
 		if err != nil {
 			return err

@@ -1,12 +1,16 @@
 // Package service implements the 18 CloudHSM v2 operations and the emulator's admin actions.
 //
-// Each operation validates what the model cannot express, then — in one store transaction —
-// settles due lifecycle steps, loads what it needs, checks preconditions and applies the change.
-// A failed check writes nothing. Operations return *api.Error for everything the caller did
-// wrong; any other error is an internal failure.
+// Every operation starts the same way, in one place (authorized): the caller's identity from
+// the context, then the Authorizer's permission. Its body then validates what the model cannot
+// express and — in one store transaction —
+// settles due lifecycle steps, loads what it needs, checks preconditions and applies the change:
+// a change of state goes through the lifecycle engine, which owns every state machine and its
+// schedule. A failed check writes nothing. Operations return *api.Error for everything the
+// caller did wrong; any other error is an internal failure.
 //
-// This package must never know HTTP, parse credentials or touch the wall clock: the caller's
-// identity arrives in the context (package identity) and time comes from the lifecycle engine.
+// This package must never know HTTP, parse credentials, touch the wall clock or set a resource's
+// state or schedule itself: the caller's identity arrives in the context (package identity), and
+// time and state changes come from the lifecycle engine.
 package service
 
 import (
@@ -83,13 +87,28 @@ func caller(ctx context.Context) (identity.Caller, error) {
 	return c, nil
 }
 
+// authorized runs the prologue of every operation, once: it resolves the caller that the
+// protocol layer put in ctx and asks the Authorizer whether that caller may make request in;
+// only then does it run op, the operation's body, for that caller. So each body starts with its
+// own rules.
+func authorized[In, Out any](ctx context.Context, s *Service, in *In, op func(context.Context, identity.Caller, *In) (*Out, error)) (*Out, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(who, in); err != nil {
+		return nil, err
+	}
+	return op(ctx, who, in)
+}
+
 // op is the body of an operation: it runs inside a transaction at virtual time now.
 type op func(tx store.Tx, now time.Time) error
 
 // update runs fn in a read-write transaction after settling everything due.
 func (s *Service) update(ctx context.Context, fn op) error {
 	return s.store.Update(ctx, func(tx store.Tx) error {
-		now, err := s.life.Now(tx)
+		now, err := s.life.VirtualNow(tx)
 		if err != nil {
 			return err
 		}
@@ -112,7 +131,7 @@ var errSettleFirst = errors.New("lifecycle steps are due")
 // a DescribeBackups by ID).
 func (s *Service) read(ctx context.Context, fn op) error {
 	err := s.store.View(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		now, err := s.life.Now(tx)
+		now, err := s.life.VirtualNow(tx)
 		if err != nil {
 			return err
 		}

@@ -49,13 +49,10 @@ func taggable(tx store.Tx, who identity.Caller, id string) error {
 
 // TagResource adds or replaces tags on a cluster or backup, up to 50 per resource.
 func (s *Service) TagResource(ctx context.Context, in *api.TagResourceRequest) (*api.TagResourceResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.tagResource)
+}
+
+func (s *Service) tagResource(ctx context.Context, who identity.Caller, in *api.TagResourceRequest) (*api.TagResourceResponse, error) {
 	tags, err := checkTags(in.TagList)
 	if err != nil {
 		return nil, err
@@ -92,19 +89,16 @@ func (s *Service) TagResource(ctx context.Context, in *api.TagResourceRequest) (
 
 // UntagResource removes tag keys from a cluster or backup; absent keys are ignored.
 func (s *Service) UntagResource(ctx context.Context, in *api.UntagResourceRequest) (*api.UntagResourceResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.untagResource)
+}
+
+func (s *Service) untagResource(ctx context.Context, who identity.Caller, in *api.UntagResourceRequest) (*api.UntagResourceResponse, error) {
 	for _, k := range in.TagKeyList {
 		if strings.HasPrefix(strings.ToLower(k), reservedTagPrefix) {
 			return nil, api.Errorf(api.CodeTag, "Tag key %q cannot be removed: keys starting with %q are reserved for AWS.", k, reservedTagPrefix)
 		}
 	}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		id := *in.ResourceId
 		if err := taggable(tx, who, id); err != nil {
 			return err
@@ -122,13 +116,10 @@ func (s *Service) UntagResource(ctx context.Context, in *api.UntagResourceReques
 
 // ListTags lists a cluster's or backup's tags by key, paginated (MaxResults 1–100, default 100).
 func (s *Service) ListTags(ctx context.Context, in *api.ListTagsRequest) (*api.ListTagsResponse, error) {
-	who, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(who, in); err != nil {
-		return nil, err
-	}
+	return authorized(ctx, s, in, s.listTags)
+}
+
+func (s *Service) listTags(ctx context.Context, who identity.Caller, in *api.ListTagsRequest) (*api.ListTagsResponse, error) {
 	limit := 100
 	if in.MaxResults != nil {
 		limit = int(*in.MaxResults)

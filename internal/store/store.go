@@ -68,10 +68,12 @@ type Tx interface {
 	// InsertBackup adds a new backup with Version 1; ErrConflict if the ID exists.
 	InsertBackup(b Backup) error
 	// UpdateBackup stores the fields a backup's life changes — State, NeverExpires, DeleteAt and
-	// DueAt — into the backup whose ID and Version equal b's, and increments Version; its other
-	// fields (owner, cluster, origin, creation) keep the values it was inserted with. ErrConflict
-	// if the stored Version differs, ErrNotFound if there is no such backup.
-	UpdateBackup(b Backup) error
+	// DueAt — into the backup whose ID and Version equal b's, MUST increment the stored Version,
+	// and returns b with that new Version, so that the caller holds what it stored and can update
+	// it again without reading it back; the backup's other fields (owner, cluster, origin,
+	// creation) keep the values it was inserted with. ErrConflict if the stored Version differs,
+	// ErrNotFound if there is no such backup; on any error it MUST return b unchanged.
+	UpdateBackup(b Backup) (Backup, error)
 	// DeleteBackup removes a backup with its tags and resource policy (the tombstone purge);
 	// deleting a missing backup is not an error.
 	DeleteBackup(id string) error
@@ -84,9 +86,10 @@ type Tx interface {
 	Cluster(id string) (Cluster, error)
 	// InsertCluster adds a new cluster with Version 1; ErrConflict if the ID exists.
 	InsertCluster(c Cluster) error
-	// UpdateCluster replaces the cluster whose ID and Version equal c's and increments Version;
-	// ErrConflict / ErrNotFound as UpdateBackup.
-	UpdateCluster(c Cluster) error
+	// UpdateCluster replaces the cluster whose ID and Version equal c's, MUST increment the
+	// stored Version, and returns c with that new Version; ErrConflict / ErrNotFound, with c
+	// returned unchanged, as UpdateBackup.
+	UpdateCluster(c Cluster) (Cluster, error)
 	// DeleteCluster removes a cluster and its tags (the tombstone purge). Its backups stay, and
 	// so do HSM rows (a cluster is only deleted once it has none). Missing is not an error.
 	DeleteCluster(id string) error

@@ -157,7 +157,8 @@ func BenchmarkUpdateBackup(b *testing.B) {
 				return err
 			}
 			bk.NeverExpires = !bk.NeverExpires
-			return tx.UpdateBackup(bk)
+			_, err = tx.UpdateBackup(bk)
+			return err
 		}); err != nil {
 			b.Fatal(err)
 		}

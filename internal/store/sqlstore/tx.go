@@ -217,19 +217,21 @@ func (t *tx) InsertBackup(b store.Backup) error {
 	return nil
 }
 
-// UpdateBackup replaces the backup of b's ID and Version and increments its Version.
-func (t *tx) UpdateBackup(b store.Backup) error {
+// UpdateBackup replaces the backup of b's ID and Version, increments its Version and returns b
+// with the new Version.
+func (t *tx) UpdateBackup(b store.Backup) (store.Backup, error) {
 	if err := t.writable("update backup " + b.ID); err != nil {
-		return err
+		return b, err
 	}
 	n, err := t.execCount(qUpdateBackup, b.State, b.NeverExpires, msOrNull(b.DeleteAt), msOrNull(b.DueAt), b.ID, b.Version)
 	if err != nil {
-		return fmt.Errorf("update backup %s: %w", b.ID, err)
+		return b, fmt.Errorf("update backup %s: %w", b.ID, err)
 	}
 	if n == 0 {
-		return t.missingOrChanged(qBackupExists, "update backup", b.ID, b.Version)
+		return b, t.missingOrChanged(qBackupExists, "update backup", b.ID, b.Version)
 	}
-	return nil
+	b.Version++
+	return b, nil
 }
 
 // missingOrChanged explains why a conditional update matched no row.
@@ -325,23 +327,25 @@ func (t *tx) InsertCluster(c store.Cluster) error {
 	return nil
 }
 
-// UpdateCluster replaces the cluster of c's ID and Version and increments its Version.
-func (t *tx) UpdateCluster(c store.Cluster) error {
+// UpdateCluster replaces the cluster of c's ID and Version, increments its Version and returns
+// c with the new Version.
+func (t *tx) UpdateCluster(c store.Cluster) (store.Cluster, error) {
 	if err := t.writable("update cluster " + c.ID); err != nil {
-		return err
+		return c, err
 	}
 	args, err := clusterArgs(c)
 	if err != nil {
-		return fmt.Errorf("update cluster %s: %w", c.ID, err)
+		return c, fmt.Errorf("update cluster %s: %w", c.ID, err)
 	}
 	n, err := t.execCount(qUpdateCluster, append(args, c.ID, c.Version)...)
 	if err != nil {
-		return fmt.Errorf("update cluster %s: %w", c.ID, err)
+		return c, fmt.Errorf("update cluster %s: %w", c.ID, err)
 	}
 	if n == 0 {
-		return t.missingOrChanged(qClusterExists, "update cluster", c.ID, c.Version)
+		return c, t.missingOrChanged(qClusterExists, "update cluster", c.ID, c.Version)
 	}
-	return nil
+	c.Version++
+	return c, nil
 }
 
 // DeleteCluster removes a cluster and its tags; its backups and HSM records are left alone.

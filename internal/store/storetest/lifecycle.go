@@ -128,7 +128,8 @@ func consume(t *testing.T, s store.Store, ev store.Event) {
 				return err
 			}
 			b.DueAt = time.Time{}
-			return tx.UpdateBackup(b)
+			_, err = tx.UpdateBackup(b)
+			return err
 		case store.EventHSM:
 			h, err := tx.HSM(ev.ID)
 			if err != nil {
@@ -146,7 +147,8 @@ func consume(t *testing.T, s store.Store, ev store.Event) {
 			} else {
 				c.NextBackupAt = time.Time{}
 			}
-			return tx.UpdateCluster(c)
+			_, err = tx.UpdateCluster(c)
+			return err
 		}
 		return errors.New("unknown event kind")
 	})
@@ -264,7 +266,8 @@ func counterRace(t *testing.T, s store.Store, run func(inc func(tx store.Tx) err
 						if cur, err = increment(cur); err != nil {
 							return err
 						}
-						return tx.UpdateBackup(cur)
+						_, err = tx.UpdateBackup(cur)
+						return err
 					})
 				} else {
 					var cur store.Backup
@@ -275,7 +278,10 @@ func counterRace(t *testing.T, s store.Store, run func(inc func(tx store.Tx) err
 					})
 					if err == nil {
 						if cur, err = increment(cur); err == nil {
-							err = s.Update(t.Context(), func(tx store.Tx) error { return tx.UpdateBackup(cur) })
+							err = s.Update(t.Context(), func(tx store.Tx) error {
+								_, err := tx.UpdateBackup(cur)
+								return err
+							})
 						}
 					}
 				}

@@ -193,13 +193,21 @@ func backupTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateBackup stores State, NeverExpires, DeleteAt and DueAt, keeps the other fields, and increments Version", func(t *testing.T, s store.Store) {
+		{"UpdateBackup stores State, NeverExpires, DeleteAt and DueAt, keeps the other fields, increments Version and returns the backup with it", func(t *testing.T, s store.Store) {
 			b := newBackup("backup-upd", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertBackup(b) })
 			changed := fullBackup() // every field differs from b's
 			changed.ID = b.ID
 			changed.Version = 1
-			update(t, s, func(tx store.Tx) error { return tx.UpdateBackup(changed) })
+			var returned store.Backup
+			update(t, s, func(tx store.Tx) error {
+				var err error
+				returned, err = tx.UpdateBackup(changed)
+				return err
+			})
+			wantReturned := changed
+			wantReturned.Version = 2
+			equal(t, "returned backup", returned, wantReturned)
 			want := b
 			want.State, want.NeverExpires, want.DeleteAt, want.DueAt = changed.State, changed.NeverExpires, changed.DeleteAt, changed.DueAt
 			want.Version = 2
@@ -209,31 +217,36 @@ func backupTests() []contractTest {
 				equal(t, "updated backup", got, want)
 				return nil
 			})
-			// Back to absent times, twice in one transaction.
+			// Back to absent times, twice in one transaction, without reading it back in between.
 			update(t, s, func(tx store.Tx) error {
-				b.Version = 2
-				noErr(t, "UpdateBackup", tx.UpdateBackup(b))
-				b.Version = 3
-				return tx.UpdateBackup(b)
+				again, err := tx.UpdateBackup(want)
+				noErr(t, "UpdateBackup", err)
+				again.State, again.NeverExpires, again.DeleteAt, again.DueAt = b.State, b.NeverExpires, b.DeleteAt, b.DueAt
+				again, err = tx.UpdateBackup(again)
+				noErr(t, "UpdateBackup again", err)
+				want = again
+				return nil
 			})
-			b.Version = 4
+			equal(t, "Version after two more updates", want.Version, int64(4))
 			view(t, s, func(tx store.Tx) error {
 				got, err := tx.Backup(b.ID)
 				noErr(t, "Backup", err)
-				equal(t, "backup updated twice", got, b)
+				equal(t, "backup updated twice", got, want)
 				return nil
 			})
 		}},
-		{"UpdateBackup returns ErrConflict if the stored Version differs", func(t *testing.T, s store.Store) {
+		{"UpdateBackup returns ErrConflict if the stored Version differs, and the backup unchanged", func(t *testing.T, s store.Store) {
 			b := newBackup("backup-stale", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertBackup(b) })
-			update(t, s, func(tx store.Tx) error { return tx.UpdateBackup(b) }) // now Version 2
+			update(t, s, func(tx store.Tx) error { _, err := tx.UpdateBackup(b); return err }) // now Version 2
 			stale := b
 			stale.State = "DELETED"
 			for _, v := range []int64{1, 3, 0} {
 				stale.Version = v
 				update(t, s, func(tx store.Tx) error {
-					isErr(t, "UpdateBackup with a stale Version", tx.UpdateBackup(stale), store.ErrConflict)
+					got, err := tx.UpdateBackup(stale)
+					isErr(t, "UpdateBackup with a stale Version", err, store.ErrConflict)
+					equal(t, "backup returned with ErrConflict", got, stale)
 					return nil
 				})
 			}
@@ -245,9 +258,12 @@ func backupTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateBackup returns ErrNotFound if there is no such backup", func(t *testing.T, s store.Store) {
+		{"UpdateBackup returns ErrNotFound if there is no such backup, and the backup unchanged", func(t *testing.T, s store.Store) {
+			missing := newBackup("backup-none", at(0))
 			update(t, s, func(tx store.Tx) error {
-				isErr(t, "UpdateBackup", tx.UpdateBackup(newBackup("backup-none", at(0))), store.ErrNotFound)
+				got, err := tx.UpdateBackup(missing)
+				isErr(t, "UpdateBackup", err, store.ErrNotFound)
+				equal(t, "backup returned with ErrNotFound", got, missing)
 				return nil
 			})
 		}},

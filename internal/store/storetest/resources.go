@@ -39,25 +39,68 @@ func clusterTests() []contractTest {
 				return nil
 			})
 		}},
-		{"UpdateCluster replaces the cluster and increments Version; ErrConflict / ErrNotFound", func(t *testing.T, s store.Store) {
+		{"UpdateCluster replaces the cluster, increments Version and returns the cluster with it", func(t *testing.T, s store.Store) {
 			c := newCluster("cluster-upd", at(0))
 			update(t, s, func(tx store.Tx) error { return tx.InsertCluster(c) })
 			changed := fullCluster()
 			changed.ID, changed.Version = c.ID, 1
-			update(t, s, func(tx store.Tx) error { return tx.UpdateCluster(changed) })
-			stale := c
-			stale.State = "DELETED"
+			var returned store.Cluster
 			update(t, s, func(tx store.Tx) error {
-				isErr(t, "UpdateCluster with a stale Version", tx.UpdateCluster(stale), store.ErrConflict)
-				isErr(t, "UpdateCluster of a missing cluster", tx.UpdateCluster(newCluster("cluster-none", at(0))), store.ErrNotFound)
-				return nil
+				var err error
+				returned, err = tx.UpdateCluster(changed)
+				return err
 			})
 			want := changed
 			want.Version = 2
+			equal(t, "returned cluster", returned, want)
 			view(t, s, func(tx store.Tx) error {
 				got, err := tx.Cluster(c.ID)
 				noErr(t, "Cluster", err)
 				equal(t, "cluster", got, want)
+				return nil
+			})
+			// Twice more in one transaction, without reading it back in between.
+			update(t, s, func(tx store.Tx) error {
+				want.RetentionDays++
+				again, err := tx.UpdateCluster(want)
+				noErr(t, "UpdateCluster", err)
+				again.RetentionDays++
+				want, err = tx.UpdateCluster(again)
+				return err
+			})
+			equal(t, "Version after two more updates", want.Version, int64(4))
+			view(t, s, func(tx store.Tx) error {
+				got, err := tx.Cluster(c.ID)
+				noErr(t, "Cluster", err)
+				equal(t, "cluster updated twice", got, want)
+				return nil
+			})
+		}},
+		{"UpdateCluster returns ErrConflict or ErrNotFound as UpdateBackup, and the cluster unchanged", func(t *testing.T, s store.Store) {
+			c := newCluster("cluster-stale", at(0))
+			update(t, s, func(tx store.Tx) error { return tx.InsertCluster(c) })
+			var current store.Cluster
+			update(t, s, func(tx store.Tx) error { // now Version 2
+				var err error
+				current, err = tx.UpdateCluster(c)
+				return err
+			})
+			stale := c
+			stale.State = "DELETED"
+			missing := newCluster("cluster-none", at(0))
+			update(t, s, func(tx store.Tx) error {
+				got, err := tx.UpdateCluster(stale)
+				isErr(t, "UpdateCluster with a stale Version", err, store.ErrConflict)
+				equal(t, "cluster returned with ErrConflict", got, stale)
+				got, err = tx.UpdateCluster(missing)
+				isErr(t, "UpdateCluster of a missing cluster", err, store.ErrNotFound)
+				equal(t, "cluster returned with ErrNotFound", got, missing)
+				return nil
+			})
+			view(t, s, func(tx store.Tx) error {
+				got, err := tx.Cluster(c.ID)
+				noErr(t, "Cluster", err)
+				equal(t, "cluster after the failed updates", got, current)
 				return nil
 			})
 		}},

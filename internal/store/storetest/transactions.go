@@ -119,7 +119,8 @@ func viewSnapshot(t *testing.T, s store.Store) {
 			updated <- s.Update(t.Context(), func(tx store.Tx) error {
 				c := first
 				c.State = "DELETED"
-				return tx.UpdateBackup(c)
+				_, err := tx.UpdateBackup(c)
+				return err
 			})
 		}()
 		select {
@@ -180,10 +181,10 @@ func viewCannotWrite(t *testing.T, s store.Store) {
 		{"InitSetting", func(tx store.Tx) error { _, err := tx.InitSetting("other", "x"); return err }},
 		{"ReserveID", func(tx store.Tx) error { return tx.ReserveID("backup-new") }},
 		{"InsertBackup", func(tx store.Tx) error { return tx.InsertBackup(newBackup("backup-new", at(1))) }},
-		{"UpdateBackup", func(tx store.Tx) error { return tx.UpdateBackup(changed) }},
+		{"UpdateBackup", func(tx store.Tx) error { _, err := tx.UpdateBackup(changed); return err }},
 		{"DeleteBackup", func(tx store.Tx) error { return tx.DeleteBackup(backup.ID) }},
 		{"InsertCluster", func(tx store.Tx) error { return tx.InsertCluster(newCluster("cluster-new", at(1))) }},
-		{"UpdateCluster", func(tx store.Tx) error { return tx.UpdateCluster(changedCluster) }},
+		{"UpdateCluster", func(tx store.Tx) error { _, err := tx.UpdateCluster(changedCluster); return err }},
 		{"DeleteCluster", func(tx store.Tx) error { return tx.DeleteCluster(cluster.ID) }},
 		{"InsertHSM", func(tx store.Tx) error { return tx.InsertHSM(newHSM("hsm-new", cluster.ID, at(1))) }},
 		{"UpdateHSM", func(tx store.Tx) error { return tx.UpdateHSM(changedHSM) }},
