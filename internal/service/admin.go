@@ -32,24 +32,29 @@ func (s *Service) VirtualNow(ctx context.Context) (time.Time, error) {
 	return now, err
 }
 
-// AdvanceClock moves the virtual clock forward by d and applies everything that became due.
+// AdvanceClock moves the virtual clock forward by d from the time it read when the move began,
+// and applies everything that became due. It never fails because the wall clock moved on while
+// the move ran (lifecycle.Engine.AdvanceTo): the clock then reads a little later than asked.
 func (s *Service) AdvanceClock(ctx context.Context, d time.Duration) (time.Time, error) {
 	if d < 0 {
 		return time.Time{}, fmt.Errorf("%w: cannot advance the clock by a negative duration %s", ErrConflict, d)
 	}
-	return s.moveClock(ctx, func(now time.Time) time.Time { return now.Add(d) })
-}
-
-// SetClock moves the virtual clock forward to t and applies everything that became due.
-func (s *Service) SetClock(ctx context.Context, t time.Time) (time.Time, error) {
-	return s.moveClock(ctx, func(time.Time) time.Time { return t })
-}
-
-func (s *Service) moveClock(ctx context.Context, target func(now time.Time) time.Time) (time.Time, error) {
 	var moved time.Time
 	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
 		var err error
-		moved, err = s.life.SetClock(tx, target(now))
+		moved, err = s.life.AdvanceTo(tx, now.Add(d))
+		return err
+	})
+	return moved, err
+}
+
+// SetClock moves the virtual clock forward to t and applies everything that became due; a t
+// before the clock's time is ErrConflict.
+func (s *Service) SetClock(ctx context.Context, t time.Time) (time.Time, error) {
+	var moved time.Time
+	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+		var err error
+		moved, err = s.life.SetClock(tx, t)
 		if errors.Is(err, lifecycle.ErrClockBackwards) {
 			return fmt.Errorf("%w: %w", ErrConflict, err)
 		}
