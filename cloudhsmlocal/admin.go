@@ -13,7 +13,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
 )
 
-// The admin methods below call the server's admin API (BEHAVIOUR.md §9) over its own address,
+// The admin methods below call the server's admin API (docs/BEHAVIOUR.md §9) over its own address,
 // exactly as the cloudhsm-local subcommands do, with Options.AdminToken: they check and do what
 // the admin API checks and does, nothing more.
 

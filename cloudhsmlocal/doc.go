@@ -14,7 +14,7 @@
 // In a test, package cloudhsmlocaltest does the starting and the closing in one line.
 //
 // A Server is the same server as the cloudhsm-local binary: Options are the flags of
-// "cloudhsm-local serve", the behaviour is the one BEHAVIOUR.md and README.md describe, and the
+// "cloudhsm-local serve", the behaviour is the one docs/BEHAVIOUR.md and README.md describe, and the
 // admin methods (Advance, SetTime, Activate, TakeBackup, Reset, AddFault, ...) call the admin
 // API as the binary's subcommands do. Each Server has its own store, clock and fault rules, so
 // any number run side by side in one process, as parallel tests do, without seeing each other;
@@ -25,7 +25,7 @@
 //
 // Stable: the exported API of this package and of cloudhsmlocaltest (names, signatures, and the
 // documented meaning of Options' fields and of the errors matched by errors.Is); the CloudHSM v2
-// wire behaviour, which follows AWS; and the behaviour contract of BEHAVIOUR.md. Additions come
+// wire behaviour, which follows AWS; and the behaviour contract of docs/BEHAVIOUR.md. Additions come
 // as new fields, methods and functions, whose zero values keep the old behaviour.
 //
 // Not stable: the text of error messages (match errors with errors.Is and errors.As, never by

@@ -22,7 +22,7 @@ import (
 
 // Options are a server's settings: the flags of "cloudhsm-local serve", as Go values. The zero
 // value is a private server on a throwaway memory store, listening on a free loopback port, in
-// permissive mode, with the documented defaults (BEHAVIOUR.md). A zero field takes its default.
+// permissive mode, with the documented defaults (docs/BEHAVIOUR.md). A zero field takes its default.
 type Options struct {
 	// Addr is the address to listen on; default "127.0.0.1:0" (a free loopback port).
 	Addr string

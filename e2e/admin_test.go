@@ -59,7 +59,7 @@ func wantAdminError(t *testing.T, status int, body string, want int, contains st
 	}
 }
 
-// TestAdminAPI pins BEHAVIOUR.md §9, one row per endpoint and rule.
+// TestAdminAPI pins docs/BEHAVIOUR.md §9, one row per endpoint and rule.
 func TestAdminAPI(t *testing.T) {
 	ctx := context.Background()
 	rfc := func(t time.Time) string { return t.Format(time.RFC3339Nano) }

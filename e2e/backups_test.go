@@ -13,7 +13,7 @@ import (
 
 const week = 7 * 24 * time.Hour
 
-// TestBackupLifecycleRules pins BEHAVIOUR.md §4 for DeleteBackup and RestoreBackup, one row per rule.
+// TestBackupLifecycleRules pins docs/BEHAVIOUR.md §4 for DeleteBackup and RestoreBackup, one row per rule.
 func TestBackupLifecycleRules(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {

@@ -261,7 +261,7 @@ func parseCSRPEM(t *testing.T, s string) *x509.CertificateRequest {
 	return csr
 }
 
-// TestCreateClusterRules pins BEHAVIOUR.md §5 CreateCluster (and §2 identifiers, §8 validation).
+// TestCreateClusterRules pins docs/BEHAVIOUR.md §5 CreateCluster (and §2 identifiers, §8 validation).
 func TestCreateClusterRules(t *testing.T) {
 	ctx := context.Background()
 	hsm2m := aws.String("hsm2m.medium")
@@ -464,7 +464,7 @@ func TestCreateClusterRules(t *testing.T) {
 	runClusterRules(t, rules)
 }
 
-// TestCreateClusterFromBackupRules pins BEHAVIOUR.md §5 "From a backup".
+// TestCreateClusterFromBackupRules pins docs/BEHAVIOUR.md §5 "From a backup".
 func TestCreateClusterFromBackupRules(t *testing.T) {
 	ctx := context.Background()
 	fromBackup := func(ref string) *cloudhsmv2.CreateClusterInput {
@@ -566,7 +566,7 @@ func TestCreateClusterFromBackupRules(t *testing.T) {
 	}
 }
 
-// TestClusterCertificateRules pins BEHAVIOUR.md §5 "Certificates are real X.509" and
+// TestClusterCertificateRules pins docs/BEHAVIOUR.md §5 "Certificates are real X.509" and
 // InitializeCluster.
 func TestClusterCertificateRules(t *testing.T) {
 	ctx := context.Background()
@@ -689,7 +689,7 @@ func TestClusterCertificateRules(t *testing.T) {
 	runClusterRules(t, rules)
 }
 
-// TestActivationRules pins BEHAVIOUR.md §5 Activation and §9 POST clusters/<id>/activate.
+// TestActivationRules pins docs/BEHAVIOUR.md §5 Activation and §9 POST clusters/<id>/activate.
 func TestActivationRules(t *testing.T) {
 	ctx := context.Background()
 	activateStatus := func(t *testing.T, e *env, id string) string {
@@ -777,7 +777,7 @@ func TestActivationRules(t *testing.T) {
 	runClusterRules(t, rules)
 }
 
-// TestTransitionDelayRules pins BEHAVIOUR.md §3: each *_IN_PROGRESS state lasts its configured
+// TestTransitionDelayRules pins docs/BEHAVIOUR.md §3: each *_IN_PROGRESS state lasts its configured
 // delay on the virtual clock, globally or per transition.
 func TestTransitionDelayRules(t *testing.T) {
 	ctx := context.Background()
@@ -899,7 +899,7 @@ func TestTransitionDelayRules(t *testing.T) {
 	runClusterRules(t, rules)
 }
 
-// TestModifyClusterRules pins BEHAVIOUR.md §5 ModifyCluster.
+// TestModifyClusterRules pins docs/BEHAVIOUR.md §5 ModifyCluster.
 func TestModifyClusterRules(t *testing.T) {
 	ctx := context.Background()
 	hsm1 := &cloudhsmv2.CreateClusterInput{HsmType: aws.String("hsm1.medium"), SubnetIds: subnets}
@@ -1017,7 +1017,7 @@ func TestModifyClusterRules(t *testing.T) {
 	runClusterRules(t, rules)
 }
 
-// TestDeleteClusterRules pins BEHAVIOUR.md §5 DeleteCluster.
+// TestDeleteClusterRules pins docs/BEHAVIOUR.md §5 DeleteCluster.
 func TestDeleteClusterRules(t *testing.T) {
 	ctx := context.Background()
 	rules := []clusterRule{
@@ -1094,7 +1094,7 @@ func TestDeleteClusterRules(t *testing.T) {
 	runClusterRules(t, rules)
 }
 
-// TestDescribeClustersRules pins BEHAVIOUR.md §5 DescribeClusters and §8 NextToken.
+// TestDescribeClustersRules pins docs/BEHAVIOUR.md §5 DescribeClusters and §8 NextToken.
 func TestDescribeClustersRules(t *testing.T) {
 	ctx := context.Background()
 	hsm2m := aws.String("hsm2m.medium")
@@ -1277,7 +1277,7 @@ func TestDescribeClustersRules(t *testing.T) {
 	runClusterRules(t, rules)
 }
 
-// TestClusterIsolationRules pins BEHAVIOUR.md §1 and §2: clusters of one account and region are
+// TestClusterIsolationRules pins docs/BEHAVIOUR.md §1 and §2: clusters of one account and region are
 // invisible to other accounts and regions, and their IDs are simply not found there.
 func TestClusterIsolationRules(t *testing.T) {
 	ctx := context.Background()

@@ -17,7 +17,7 @@ import (
 
 var backupIDRe = regexp.MustCompile(`^backup-[2-7a-z]{11}$`)
 
-// TestCopyBackupToRegionRules pins BEHAVIOUR.md §4 for CopyBackupToRegion, one row per rule.
+// TestCopyBackupToRegionRules pins docs/BEHAVIOUR.md §4 for CopyBackupToRegion, one row per rule.
 // Each row copies from a fresh ACTIVE cluster's first backup in us-east-1.
 func TestCopyBackupToRegionRules(t *testing.T) {
 	ctx := context.Background()

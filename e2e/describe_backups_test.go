@@ -62,7 +62,7 @@ func newFilterFixture(t *testing.T, e *env) filterFixture {
 	return f
 }
 
-// TestDescribeBackupsFilters pins the filters of BEHAVIOUR.md §4: OR within a key, AND across
+// TestDescribeBackupsFilters pins the filters of docs/BEHAVIOUR.md §4: OR within a key, AND across
 // keys, newest first unless SortAscending, and CloudHsmInvalidRequestException for an unknown
 // key or a bad value. The rules only read, so they share one server.
 func TestDescribeBackupsFilters(t *testing.T) {
@@ -134,7 +134,7 @@ func TestDescribeBackupsFilters(t *testing.T) {
 }
 
 // TestDescribeBackupsOrderAndPages pins the order (CreateTimestamp, ties by ID) and the
-// pagination of DescribeBackups (BEHAVIOUR.md §4, §8). Each rule builds its own server.
+// pagination of DescribeBackups (docs/BEHAVIOUR.md §4, §8). Each rule builds its own server.
 func TestDescribeBackupsOrderAndPages(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
@@ -261,7 +261,7 @@ func TestDescribeBackupsOrderAndPages(t *testing.T) {
 	}
 }
 
-// TestDescribeBackupsNextToken pins BEHAVIOUR.md §8: a NextToken is tamper-evident and bound to
+// TestDescribeBackupsNextToken pins docs/BEHAVIOUR.md §8: a NextToken is tamper-evident and bound to
 // the caller, the filters, the sort order and Shared; only MaxResults may change between pages.
 func TestDescribeBackupsNextToken(t *testing.T) {
 	ctx := context.Background()
@@ -324,7 +324,7 @@ func TestDescribeBackupsNextToken(t *testing.T) {
 	}
 }
 
-// TestDescribeBackupsWire pins the JSON types on the wire (API.md, BEHAVIOUR.md §8): timestamps
+// TestDescribeBackupsWire pins the JSON types on the wire (docs/API.md, docs/BEHAVIOUR.md §8): timestamps
 // are numbers of epoch seconds with millisecond precision, the retention value is a string.
 func TestDescribeBackupsWire(t *testing.T) {
 	e := newEnv(t)

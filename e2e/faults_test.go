@@ -66,7 +66,7 @@ func (e *env) listFaults(t *testing.T) []faults.Status {
 	return out.Rules
 }
 
-// TestFaultInjection pins BEHAVIOUR.md §9's fault injection, one rule per row, through the admin
+// TestFaultInjection pins docs/BEHAVIOUR.md §9's fault injection, one rule per row, through the admin
 // API and the Go SDK.
 func TestFaultInjection(t *testing.T) {
 	ctx := context.Background()

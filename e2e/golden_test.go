@@ -285,7 +285,7 @@ func TestNormalize(t *testing.T) {
 }
 
 var (
-	// idPattern matches resource IDs (BEHAVIOUR.md §2), also inside ARNs and policies.
+	// idPattern matches resource IDs (docs/BEHAVIOUR.md §2), also inside ARNs and policies.
 	idPattern = regexp.MustCompile(`\b(cluster|backup|hsm)-[a-z2-7]{11}\b`)
 	// hexIDPattern matches EC2-style IDs: ENIs, security groups, VPCs.
 	hexIDPattern = regexp.MustCompile(`\b(eni|sg|vpc)-[0-9a-f]{8,17}\b`)

@@ -46,7 +46,7 @@ func eniAddr(t *testing.T, h types.Hsm) netip.Addr {
 	return ip
 }
 
-// TestCreateHsmRules pins BEHAVIOUR.md §5 CreateHsm, its quota, and the backups HSM changes take.
+// TestCreateHsmRules pins docs/BEHAVIOUR.md §5 CreateHsm, its quota, and the backups HSM changes take.
 func TestCreateHsmRules(t *testing.T) {
 	ctx := context.Background()
 	createHsm := func(c *cloudhsmv2.Client, clusterID, az string, ip *string) error {
@@ -213,7 +213,7 @@ func TestCreateHsmRules(t *testing.T) {
 	runClusterRules(t, rules)
 }
 
-// TestDeleteHsmRules pins BEHAVIOUR.md §5 DeleteHsm: exactly one of HsmId, EniId, EniIp.
+// TestDeleteHsmRules pins docs/BEHAVIOUR.md §5 DeleteHsm: exactly one of HsmId, EniId, EniIp.
 func TestDeleteHsmRules(t *testing.T) {
 	ctx := context.Background()
 	// withHSM returns a cluster with one ACTIVE HSM.

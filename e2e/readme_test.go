@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,4 +64,45 @@ func tourScript(t *testing.T, readme string) string {
 		t.Fatal("the tour's ```sh block is not closed")
 	}
 	return block
+}
+
+// TestReadmeListsEveryPackage: README's "Where things are" names every package of the module
+// (or a folder holding it), so a newcomer finds each room from the README.
+func TestReadmeListsEveryPackage(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Where things are")
+	if !ok {
+		t.Fatal(`README has no "Where things are" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	listed := func(dir string) bool {
+		for d := dir; d != "."; d = filepath.Dir(d) {
+			if strings.Contains(section, d+" ") || strings.Contains(section, d+"/ ") || strings.Contains(section, d+"\n") {
+				return true
+			}
+		}
+		return false
+	}
+	err = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		if name := d.Name(); path != ".." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
+			return filepath.SkipDir
+		}
+		goFiles, _ := filepath.Glob(filepath.Join(path, "*.go"))
+		if len(goFiles) == 0 || path == ".." {
+			return nil
+		}
+		if dir, _ := filepath.Rel("..", path); !listed(filepath.ToSlash(dir)) {
+			t.Errorf("package %s is not in README's \"Where things are\"", dir)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

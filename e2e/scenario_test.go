@@ -20,7 +20,7 @@ const oneDay = 24 * time.Hour
 
 // TestScenario walks the whole life of a cluster and its backups through the Go SDK, as a
 // user would, then jumps the clock 30 days and checks daily backups and retention
-// (BEHAVIOUR.md §3, §4, §5, §7).
+// (docs/BEHAVIOUR.md §3, §4, §5, §7).
 func TestScenario(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
@@ -286,7 +286,7 @@ func checkRetention(t *testing.T, got []types.Backup, neverExpiresID string, act
 }
 
 // TestClockJumpEqualsDailySteps checks that one 30-day jump and thirty 1-day steps leave the
-// same state (BEHAVIOUR.md §3: clock jumps are replayed faithfully), in two fresh servers.
+// same state (docs/BEHAVIOUR.md §3: clock jumps are replayed faithfully), in two fresh servers.
 func TestClockJumpEqualsDailySteps(t *testing.T) {
 	jumped, stepped := newEnv(t), newEnv(t)
 	a, b := retentionSetup(t, jumped), retentionSetup(t, stepped)

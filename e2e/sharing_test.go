@@ -33,7 +33,7 @@ type shared struct {
 	granteeOtherRegion *cloudhsmv2.Client
 }
 
-// TestSharingRules pins BEHAVIOUR.md §7: backup resource policies, Shared: true and creating a
+// TestSharingRules pins docs/BEHAVIOUR.md §7: backup resource policies, Shared: true and creating a
 // cluster from a shared backup. Each row builds its own server.
 func TestSharingRules(t *testing.T) {
 	ctx := context.Background()

@@ -31,7 +31,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
 )
 
-// Strict mode (BEHAVIOUR.md §1, §7, §9): a server with --auth sigv4, driven by the Go SDK with
+// Strict mode (docs/BEHAVIOUR.md §1, §7, §9): a server with --auth sigv4, driven by the Go SDK with
 // real signatures. The signature window is judged by the real clock; resources still live on
 // the manual virtual clock of every e2e server.
 
@@ -222,7 +222,7 @@ func tamperHeader(name, value string) func(*cloudhsmv2.Options) {
 }
 
 // TestStrictAuthentication: real SigV4 signatures from the Go SDK are accepted, and each way of
-// getting them wrong gets the error of BEHAVIOUR.md §1, with HTTP 400.
+// getting them wrong gets the error of docs/BEHAVIOUR.md §1, with HTTP 400.
 func TestStrictAuthentication(t *testing.T) {
 	e, _ := newStrictEnv(t, strictCredentialsFile(t, strictCreds))
 	ctx := context.Background()

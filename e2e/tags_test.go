@@ -19,7 +19,7 @@ type tagged struct {
 	clusterID, backupID string
 }
 
-// TestTagRules pins BEHAVIOUR.md §6: TagResource, UntagResource and ListTags on clusters and
+// TestTagRules pins docs/BEHAVIOUR.md §6: TagResource, UntagResource and ListTags on clusters and
 // backups. Each rule runs once per resource kind it applies to, on a fresh server.
 func TestTagRules(t *testing.T) {
 	ctx := context.Background()

@@ -20,7 +20,7 @@ type wireResponse struct {
 }
 
 // wire sends a raw request (target "" sends no X-Amz-Target) and checks what every response
-// must carry (BEHAVIOUR.md §8): x-amzn-RequestId, Content-Type application/x-amz-json-1.1, a
+// must carry (docs/BEHAVIOUR.md §8): x-amzn-RequestId, Content-Type application/x-amz-json-1.1, a
 // JSON object body; and, on errors, X-Amzn-ErrorType equal to the body's __type and a body of
 // exactly __type and message.
 func (e *env) wire(t *testing.T, method, path, target, body string, header map[string]string) wireResponse {
@@ -84,7 +84,7 @@ func wantWireError(t *testing.T, r wireResponse, status int, code, message strin
 
 const wireTarget = "BaldrApiService."
 
-// TestWireProtocol pins the awsJson1_1 front door (spec/API.md §2, BEHAVIOUR.md §1 and §8),
+// TestWireProtocol pins the awsJson1_1 front door (docs/API.md §2, docs/BEHAVIOUR.md §1 and §8),
 // one row per rule, with raw HTTP.
 func TestWireProtocol(t *testing.T) {
 	auth := sigV4(account1, "us-east-1")

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// RequireToken guards the admin API with a bearer token (BEHAVIOUR.md §9, strict mode): a
+// RequireToken guards the admin API with a bearer token (docs/BEHAVIOUR.md §9, strict mode): a
 // request without "Authorization: Bearer <token>", or with another token, gets 401 and a JSON
 // Error, and next never sees it, so nothing changes. The comparison takes the same time whatever
 // the tokens share. An empty token disables the check and returns next itself.

@@ -1,5 +1,5 @@
 // Package admin is the emulator's own front door, under /_cloudhsm-local/: health, the virtual
-// clock, cluster activation, on-demand backups, reset and fault injection (BEHAVIOUR.md §9), plus
+// clock, cluster activation, on-demand backups, reset and fault injection (docs/BEHAVIOUR.md §9), plus
 // the client the cloudhsm-local subcommands use to call it.
 //
 // It speaks plain JSON over HTTP and delegates every action to the service; it must never hold
@@ -106,7 +106,7 @@ func NewHandler(svc Actions, version string, logger *slog.Logger, opts ...Option
 	mux.HandleFunc("POST "+Prefix+"reset", h.wrap(h.reset))
 	h.faultRoutes(mux) // faults.go
 	mux.HandleFunc(Prefix, h.wrap(func(*http.Request) (any, error) {
-		return nil, statusError{http.StatusNotFound, "no such admin endpoint; see BEHAVIOUR.md §9"}
+		return nil, statusError{http.StatusNotFound, "no such admin endpoint; see docs/BEHAVIOUR.md §9"}
 	}))
 	return mux
 }

@@ -22,7 +22,7 @@ const (
 	CodeSerialization         ErrorCode = "SerializationException"
 )
 
-// The authentication errors of strict mode (BEHAVIOUR.md §1), named as AWS's front end names them.
+// The authentication errors of strict mode (docs/BEHAVIOUR.md §1), named as AWS's front end names them.
 const (
 	CodeMissingAuthenticationToken ErrorCode = "MissingAuthenticationTokenException"
 	CodeUnrecognizedClient         ErrorCode = "UnrecognizedClientException"

@@ -1,4 +1,4 @@
-// Package faults holds the fault-injection rules of one cloudhsm-local process (BEHAVIOUR.md §9):
+// Package faults holds the fault-injection rules of one cloudhsm-local process (docs/BEHAVIOUR.md §9):
 // which operations fail on purpose, with which error name, after how much added latency, and
 // how often (a probability, or a number of times).
 //

@@ -2,7 +2,7 @@
 // the SigV4 credential scope of its Authorization header (or of a presigned URL's X-Amz-Credential
 // query parameter).
 //
-// Two modes (BEHAVIOUR.md §1), behind the one entry point Resolver.Resolve:
+// Two modes (docs/BEHAVIOUR.md §1), behind the one entry point Resolver.Resolve:
 //   - permissive (the default): signatures are NOT verified; an access key id of exactly 12 ASCII
 //     digits is the account id, any other key is the default account, and the region comes from
 //     the credential scope;

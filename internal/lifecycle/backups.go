@@ -9,7 +9,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
-// A backup's life (BEHAVIOUR.md §4). Calls enter a state; Settle (backupDue) leaves it when
+// A backup's life (docs/BEHAVIOUR.md §4). Calls enter a state; Settle (backupDue) leaves it when
 // its time comes:
 //
 //	TakeBackup, CopyBackup ─► CREATE_IN_PROGRESS ─(backup-create delay)─► READY

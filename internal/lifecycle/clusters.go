@@ -9,7 +9,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
-// A cluster's life (BEHAVIOUR.md §5). Calls enter a state; Settle (clusterDue, dailyBackupDue)
+// A cluster's life (docs/BEHAVIOUR.md §5). Calls enter a state; Settle (clusterDue, dailyBackupDue)
 // leaves it when its time comes:
 //
 //	CreateCluster ─► CREATE_IN_PROGRESS ─(cluster-create delay)─► UNINITIALIZED, or ACTIVE if made from a backup
@@ -107,7 +107,7 @@ func (e *Engine) ChangeHsmType(tx store.Tx, c store.Cluster, hsmType string, now
 }
 
 // SetRetention gives cluster c a retention policy of days and applies it at once, at now
-// (BEHAVIOUR.md §4, Retention).
+// (docs/BEHAVIOUR.md §4, Retention).
 func (e *Engine) SetRetention(tx store.Tx, c store.Cluster, days int, now time.Time) (store.Cluster, error) {
 	c.RetentionDays = days
 	c, err := tx.UpdateCluster(c)

@@ -105,7 +105,7 @@ func TestNeedsSettle(t *testing.T) {
 
 // TestClockJumpReplaysEveryDay: advancing the clock 30 days takes 30 daily backups and applies
 // retention on each of those days, and expires and purges what became due, each at its own
-// instant (BEHAVIOUR.md §3).
+// instant (docs/BEHAVIOUR.md §3).
 func TestClockJumpReplaysEveryDay(t *testing.T) {
 	f := newFixture(t, testConfig())
 	c := clusterIn(api.ClusterStateActive)
@@ -136,7 +136,7 @@ func TestClockJumpReplaysEveryDay(t *testing.T) {
 	}
 }
 
-// TestDefaultConfig: the documented defaults (BEHAVIOUR.md §3, §4): no delays, a 7-day pending
+// TestDefaultConfig: the documented defaults (docs/BEHAVIOUR.md §3, §4): no delays, a 7-day pending
 // deletion and tombstone, daily backups, a 7-day HSM-type rollback window.
 func TestDefaultConfig(t *testing.T) {
 	equal(t, "DefaultConfig", lifecycle.DefaultConfig(), lifecycle.Config{

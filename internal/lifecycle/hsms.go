@@ -8,7 +8,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
-// An HSM's life (BEHAVIOUR.md §5). Calls enter a state; Settle (hsmDue) leaves it when its
+// An HSM's life (docs/BEHAVIOUR.md §5). Calls enter a state; Settle (hsmDue) leaves it when its
 // time comes:
 //
 //	CreateHSM ─► CREATE_IN_PROGRESS ─(hsm-create delay)─► ACTIVE: the first ACTIVE HSM of an

@@ -1,5 +1,5 @@
 // Package policy evaluates IAM-style policy documents: the identity policy a strict-mode
-// credential carries (BEHAVIOUR.md §1) and the resource policy that shares a backup (§7). Both
+// credential carries (docs/BEHAVIOUR.md §1) and the resource policy that shares a backup (§7). Both
 // go through the one evaluator here, so a decision never depends on which front door asked.
 //
 // The grammar is IAM's JSON: Version (not checked), Statement (one object or a list), and per statement Sid,
@@ -43,7 +43,7 @@ const (
 )
 
 // Sharing is the profile of a resource policy that shares one resource with other accounts,
-// as a backup's policy does (BEHAVIOUR.md §7). On top of the Resource grammar every statement
+// as a backup's policy does (docs/BEHAVIOUR.md §7). On top of the Resource grammar every statement
 // must Allow (a sharing policy can only share), name accounts as principals (no "*"), allow only
 // some of Actions, written exactly, and name Resource as the shared resource or "*"; NotAction
 // and NotResource are refused, since they would share what their author did not list.

@@ -12,7 +12,7 @@ import (
 // Option configures NewHandler.
 type Option func(*handler)
 
-// Faults decides which requests fail or wait on purpose (BEHAVIOUR.md §9); *faults.Set is one.
+// Faults decides which requests fail or wait on purpose (docs/BEHAVIOUR.md §9); *faults.Set is one.
 type Faults interface {
 	// Decide MUST be safe for concurrent use and return at once (it must not sleep itself).
 	// It is asked once per request of one of the 18 operations, after the caller is known

@@ -1,6 +1,6 @@
 // Package protocol is the awsJson1_1 front door of the CloudHSM v2 API: it turns an HTTP request
-// into one call of api.Service and the result into the wire response (spec/API.md §2,
-// BEHAVIOUR.md §8).
+// into one call of api.Service and the result into the wire response (docs/API.md §2,
+// docs/BEHAVIOUR.md §8).
 //
 // One request goes: path and method → body (capped at MaxBodyBytes) → caller identity
 // (identity.Resolver, stored in the context with identity.WithCaller) → X-Amz-Target →

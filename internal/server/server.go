@@ -58,7 +58,7 @@ type Config struct {
 	Verifier *identity.Verifier `json:"-"`
 	// AdminToken, when set, is the bearer token the admin API requires.
 	AdminToken string `json:"-"`
-	// Faults is the fault-injection rule set (BEHAVIOUR.md §9), kept in this process only;
+	// Faults is the fault-injection rule set (docs/BEHAVIOUR.md §9), kept in this process only;
 	// nil means a new, empty one drawing from crypto/rand.
 	Faults *faults.Set `json:"-"`
 	// HTTP bounds connections (timeouts, header size); zero fields take DefaultHTTPLimits.

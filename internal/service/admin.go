@@ -11,7 +11,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
-// The admin actions below are the emulator's own (BEHAVIOUR.md §9). They act on any account
+// The admin actions below are the emulator's own (docs/BEHAVIOUR.md §9). They act on any account
 // and region: cluster IDs are unique across the whole store.
 
 // ErrConflict marks an admin action refused because of the current state (HTTP 409).

@@ -10,7 +10,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/policy"
 )
 
-// Authorizer is the identity-based permission check of strict mode (BEHAVIOUR.md §1). Each
+// Authorizer is the identity-based permission check of strict mode (docs/BEHAVIOUR.md §1). Each
 // operation asks it once, after the model's validation and before its transaction, with the
 // action and resources that permission names (see permission). A nil Authorizer (permissive
 // mode) is never called, so permissive mode pays nothing.

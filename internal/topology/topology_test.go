@@ -128,7 +128,7 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-// BEHAVIOUR.md §5: without a file, every subnet of an account and region is in one VPC whose ID
+// docs/BEHAVIOUR.md §5: without a file, every subnet of an account and region is in one VPC whose ID
 // is derived from both, and the n-th subnet seen gets the region's zones in turn, a to f, then a
 // again.
 func TestDefault(t *testing.T) {
