@@ -56,6 +56,21 @@ func (vs *Violations) add(value, path, constraint string) {
 	vs.listed = append(vs.listed, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", value, path, constraint))
 }
 
+// IsAccountID reports whether s is an AWS account ID: exactly 12 ASCII digits. (The model has no
+// shape for one; this is the rule beside the generated Is<Shape> matchers, used wherever an
+// account is read: access keys, credentials files, ARNs, policy principals.)
+func IsAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // quote renders a client value in a message, clipped.
 func quote(s string) string { return "'" + Clip(s) + "'" }
 

@@ -73,7 +73,7 @@ func Parse(s string) (ARN, error) {
 		return ARN{}, fmt.Errorf("ARN %s names no valid region", api.Clip(s))
 	case a.Partition != Partition(a.Region):
 		return ARN{}, fmt.Errorf("ARN %s has partition %s, but region %s is in partition %s", api.Clip(s), api.Clip(a.Partition), a.Region, Partition(a.Region))
-	case !isAccount(a.Account):
+	case !api.IsAccountID(a.Account):
 		return ARN{}, fmt.Errorf("ARN %s names no valid account: an account ID is 12 digits", api.Clip(s))
 	case !ok || (kind != KindBackup && kind != KindCluster && kind != KindHsm):
 		return ARN{}, fmt.Errorf("ARN %s names no CloudHSM resource: expected backup/, cluster/ or hsm/ after the account", api.Clip(s))
@@ -81,19 +81,6 @@ func Parse(s string) (ARN, error) {
 		return ARN{}, fmt.Errorf("ARN %s has no valid %s ID: expected %s- and 11 to 16 characters from a-z, A-Z and 2-7", api.Clip(s), kind, kind)
 	}
 	return a, nil
-}
-
-// isAccount reports whether s is exactly 12 ASCII digits.
-func isAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // isID reports whether id is an ID of the kind, by the model's pattern of that kind's IDs.

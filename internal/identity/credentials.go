@@ -126,7 +126,7 @@ func (e CredentialEntry) check() (*credential, error) {
 	if e.SecretAccessKey == "" {
 		return nil, errors.New("secret_access_key is missing")
 	}
-	if !isAccountID(e.AccountID) {
+	if !api.IsAccountID(e.AccountID) {
 		return nil, fmt.Errorf("account_id %q is not a 12-digit account id", api.Clip(e.AccountID))
 	}
 	cr := &credential{

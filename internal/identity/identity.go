@@ -63,7 +63,7 @@ type Resolver struct {
 // Validate reports whether the configured defaults are usable: the account must be 12 ASCII
 // digits and the region must match the model's Region pattern. Call it once at startup.
 func (r Resolver) Validate() error {
-	if a := r.defaultAccount(); !isAccountID(a) {
+	if a := r.defaultAccount(); !api.IsAccountID(a) {
 		return fmt.Errorf("identity: default account %q is not a 12-digit account id", a)
 	}
 	if reg := r.defaultRegion(); !api.IsRegion(reg) {
@@ -102,7 +102,7 @@ func (r Resolver) Resolve(req *http.Request) (Caller, error) {
 	}
 	s := parseCredential(cred)
 	c.AccessKeyID = s.accessKeyID
-	if isAccountID(s.accessKeyID) {
+	if api.IsAccountID(s.accessKeyID) {
 		c.Account = s.accessKeyID
 	}
 	if s.scoped {
@@ -183,19 +183,6 @@ func parseCredential(cred string) scope {
 		s.region, s.scoped = parts[1], true
 	}
 	return s
-}
-
-// isAccountID reports whether s is exactly 12 ASCII digits.
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // ctxKey is the context key of the Caller; unexported so only this package sets it.

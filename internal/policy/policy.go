@@ -311,7 +311,6 @@ func statementsOf(raw json.RawMessage) ([]rawStatement, error) {
 }
 
 var (
-	accountPattern    = regexp.MustCompile(`^[0-9]{12}$`)
 	rootPrincipal     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):root$`)
 	actionNamePattern = regexp.MustCompile(`^(\*|[a-zA-Z0-9-]+:[a-zA-Z0-9*?]+)$`)
 )
@@ -433,7 +432,7 @@ func (s *statement) setPrincipal(raw json.RawMessage) error {
 		switch m := rootPrincipal.FindStringSubmatch(v); {
 		case v == "*":
 			s.anyPrincipal = true
-		case accountPattern.MatchString(v):
+		case api.IsAccountID(v):
 			s.accounts = append(s.accounts, v)
 		case m != nil:
 			s.accounts = append(s.accounts, m[1])
