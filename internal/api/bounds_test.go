@@ -90,3 +90,32 @@ func TestQuotedValuesAreClipped(t *testing.T) {
 		t.Fatalf("a short list is shown whole, as AWS shows it: %s", got)
 	}
 }
+
+// TestJSONProblem: a decoding error is described by position and member, never by content.
+func TestJSONProblem(t *testing.T) {
+	type doc struct {
+		Secret string `json:"secret"`
+	}
+	decodeStrict := func(s string) error {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.DisallowUnknownFields()
+		var d doc
+		return dec.Decode(&d)
+	}
+	tests := []struct{ name, in, want string }{
+		{"syntax", `{"secret":"hunter2" x}`, "invalid JSON at byte 21"},
+		{"type", `{"secret":12345678}`, "secret cannot be a JSON number"},
+		{"top-level type", `["hunter2"]`, "the value at byte 1 cannot be a JSON array"},
+		{"empty", ``, "the document is empty"},
+		{"cut short", `{"secret":"hun`, "invalid JSON: the document ends too early"},
+		{"unknown member", `{"secrets":"hunter2"}`, `unknown member "secrets"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := JSONProblem(decodeStrict(tt.in))
+			if got != tt.want || strings.Contains(got, "hunter2") {
+				t.Fatalf("JSONProblem = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -194,3 +194,30 @@ func checkElementCount(body []byte) error {
 	}
 	return nil
 }
+
+// JSONProblem describes a JSON decoding error by position and member, never by content, for
+// documents whose content must not be echoed (a credentials file of secrets, a policy) and
+// without Go's type names: "invalid JSON at byte 12", "Statement cannot be a JSON string",
+// "unknown member \"secret_key\"" (from a decoder that disallows unknown fields), "the document
+// is empty".
+func JSONProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("%s cannot be a JSON %s", typ.Field, typ.Value)
+		}
+		return fmt.Sprintf("the value at byte %d cannot be a JSON %s", typ.Offset, typ.Value)
+	case errors.Is(err, io.EOF):
+		return "the document is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "invalid JSON: the document ends too early"
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		return "unknown member " + strings.TrimPrefix(msg, "json: unknown field ")
+	}
+	return "invalid JSON"
+}

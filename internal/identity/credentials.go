@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -96,7 +95,7 @@ func ParseCredentials(raw []byte) (*Credentials, error) {
 	dec.DisallowUnknownFields()
 	var entries []CredentialEntry
 	if err := dec.Decode(&entries); err != nil {
-		return nil, fmt.Errorf("not a JSON list of credentials: %s", jsonProblem(err))
+		return nil, fmt.Errorf("not a JSON list of credentials: %s", api.JSONProblem(err))
 	}
 	if dec.More() {
 		return nil, errors.New("not a JSON list of credentials: text after the list")
@@ -147,7 +146,7 @@ func (e CredentialEntry) check() (*credential, error) {
 		if doc[0] == '"' { // the document as a JSON string, as IAM's APIs take it
 			var s string
 			if err := json.Unmarshal(doc, &s); err != nil {
-				return nil, fmt.Errorf("policy: %s", jsonProblem(err))
+				return nil, fmt.Errorf("policy: %s", api.JSONProblem(err))
 			}
 			doc = []byte(s)
 		}
@@ -168,27 +167,4 @@ func validAccessKeyID(s string) bool {
 	return !strings.ContainsFunc(s, func(r rune) bool {
 		return r == '/' || r == ',' || r == '=' || r <= ' ' || r == 0x7f || r > 0x7e
 	})
-}
-
-// jsonProblem describes a decoding error by position and member, never by content: a file of
-// secrets must not leak into a log through its own error message.
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		if typ.Field != "" {
-			return fmt.Sprintf("%s cannot be a JSON %s", typ.Field, typ.Value)
-		}
-		return fmt.Sprintf("the value at byte %d cannot be a JSON %s", typ.Offset, typ.Value)
-	case errors.Is(err, io.EOF):
-		return "the file is empty"
-	}
-	// DisallowUnknownFields: `json: unknown field "name"` names a member, not a value.
-	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-		return "unknown member " + strings.TrimPrefix(msg, "json: unknown field ")
-	}
-	return "invalid JSON"
 }

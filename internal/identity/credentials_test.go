@@ -51,7 +51,7 @@ func TestParseCredentialsErrors(t *testing.T) {
 		{"not JSON", `{`, "invalid JSON"},
 		{"an object, not a list", `{"access_key_id":"AKID1"}`, "cannot be a JSON object"},
 		{"text after the list", `[] []`, "text after the list"},
-		{"empty file", ``, "the file is empty"},
+		{"empty file", ``, "the document is empty"},
 		{"unknown member", entry(`,"secret_key":"` + secret + `"`), `unknown member "secret_key"`},
 		{"missing access key", `[{"secret_access_key":"` + secret + `","account_id":"111122223333"}]`, "entry 1: access_key_id"},
 		{"access key with a slash", `[{"access_key_id":"AK/ID","secret_access_key":"` + secret + `","account_id":"111122223333"}]`, "access_key_id"},

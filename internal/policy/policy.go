@@ -443,6 +443,9 @@ func (s *statement) setPrincipal(raw json.RawMessage) error {
 	return nil
 }
 
+// errStringOrList is the error of a stringOrList that is neither.
+var errStringOrList = errors.New("each of Principal.AWS, Action and Resource must be a string or a list of strings")
+
 // stringOrList is an IAM value that may be one string or a list of strings.
 type stringOrList []string
 
@@ -454,7 +457,7 @@ func (s *stringOrList) UnmarshalJSON(b []byte) error {
 	}
 	var many []string
 	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("each of Principal.AWS, Action and Resource must be a string or a list of strings")
+		return errStringOrList
 	}
 	*s = many
 	return nil
@@ -462,17 +465,8 @@ func (s *stringOrList) UnmarshalJSON(b []byte) error {
 
 // documentError explains a JSON error without Go type names or the document's content.
 func documentError(err error) error {
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) {
-		where := "the document"
-		if typ.Field != "" {
-			where = typ.Field
-		}
-		return fmt.Errorf("policy is not a valid policy document: %s cannot be a JSON %s", where, typ.Value)
+	if errors.Is(err, errStringOrList) {
+		return fmt.Errorf("policy is not a valid policy document: %w", err)
 	}
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		return fmt.Errorf("policy is not valid JSON (at byte %d)", syn.Offset)
-	}
-	return fmt.Errorf("policy is not a valid policy document: %w", err)
+	return errors.New("policy is not a valid policy document: " + api.JSONProblem(err))
 }

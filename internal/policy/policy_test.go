@@ -274,7 +274,7 @@ func TestParseErrors(t *testing.T) {
 		doc  string
 		want string
 	}{
-		{"not JSON", Identity, `{`, "not valid JSON"},
+		{"not JSON", Identity, `{`, "invalid JSON at byte"},
 		{"not an object", Identity, `[]`, "cannot be a JSON array"},
 		{"no Statement", Identity, `{"Version":"2012-10-17"}`, "no Statement"},
 		{"empty Statement", Identity, `{"Statement":[]}`, "no Statement"},
