@@ -63,7 +63,7 @@ func preparedTexts(d *dialect) []string {
 	texts := []string{
 		qSetting, qPutSetting, qInitSetting, settingsQuery(2), qReserveID, qNextEvent,
 		qBackup, qBackupExists, qInsertBackup, qUpdateBackup, qDeleteBackup,
-		qCluster, qClusterExists, qInsertCluster, qUpdateCluster, qDeleteCluster, qCountClusters,
+		qCluster, qClusterExists, qInsertCluster, qUpdateCluster, qDeleteCluster, qCountClusters, qCountResources,
 		qHSM, qInsertHSM, qUpdateHSM, qDeleteHSM,
 		qSubnet, qInsertSubnet, qCountSubnets,
 		qPutTag, qDeleteAllTags,

@@ -76,6 +76,15 @@ const (
 	WHERE account = ? AND region = ? AND state <> 'DELETED' LIMIT ?) AS live`
 )
 
+// qCountResources counts resources by kind and state. The backups are grouped by owner as well,
+// so that both SQLite and PostgreSQL can walk backups_by_owner_state in its order, reading the
+// index alone and aggregating as they go (no sort, no row read); CountResources adds the owners
+// up. Clusters and HSMs are few (quotas bound them per account and region) and are read
+// whole.
+const qCountResources = `SELECT 'backup', state, COUNT(*) FROM backups GROUP BY account, region, state
+UNION ALL SELECT 'cluster', state, COUNT(*) FROM clusters GROUP BY state
+UNION ALL SELECT 'hsm', state, COUNT(*) FROM hsms GROUP BY state`
+
 // HSMs.
 const (
 	hsmColumns = `id, cluster_id, availability_zone, subnet_id, eni_id, eni_ip, hsm_type, state,

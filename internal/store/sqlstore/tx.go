@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
@@ -390,6 +393,37 @@ func (t *tx) CountClusters(account, region string, limit int) (int, error) {
 		return 0, fmt.Errorf("count clusters of %s in %s: %w", account, region, err)
 	}
 	return n, nil
+}
+
+// CountResources counts resources by kind and state (qCountResources), summing the backups'
+// counts over their owners.
+func (t *tx) CountResources() ([]store.ResourceCount, error) {
+	rows, err := t.query(qCountResources)
+	if err != nil {
+		return nil, fmt.Errorf("count resources: %w", err)
+	}
+	defer rows.Close()
+	type key struct{ kind, state string }
+	sums := map[key]int64{}
+	for rows.Next() {
+		var k key
+		var n int64
+		if err := rows.Scan(&k.kind, &k.state, &n); err != nil {
+			return nil, fmt.Errorf("count resources: %w", err)
+		}
+		sums[k] += n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count resources: %w", err)
+	}
+	out := make([]store.ResourceCount, 0, len(sums))
+	for k, n := range sums {
+		out = append(out, store.ResourceCount{Kind: k.kind, State: k.state, Count: n})
+	}
+	slices.SortFunc(out, func(a, b store.ResourceCount) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.State, b.State))
+	})
+	return out, nil
 }
 
 // HSMs returns the HSMs of the clusters in (CreatedAt, ID) order.
