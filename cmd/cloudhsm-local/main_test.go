@@ -196,6 +196,7 @@ func TestServeRejectsBadSettings(t *testing.T) {
 		{"negative --pending-deletion", []string{"--pending-deletion", "-1h"}, nil, "--pending-deletion: -1h0m0s is negative"},
 		{"zero --max-clusters", []string{"--max-clusters", "0"}, nil, "--max-clusters and --max-hsms must be at least 1"},
 		{"bad --log-level", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"bad --log-format", []string{"--log-format", "xml"}, nil, `--log-format: "xml" is neither text nor json`},
 		{"unknown --durability", []string{"--durability", "sometimes"}, nil, `--durability: durability "sometimes": want process or fsync`},
 		{"unknown flag", []string{"--colour"}, nil, "flag provided but not defined: -colour"},
 		{"an argument", []string{"now"}, nil, `serve takes no arguments, got ["now"]`},
