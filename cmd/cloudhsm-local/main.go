@@ -6,7 +6,7 @@
 //	cloudhsm-local clock [advance D | set T] show or move the virtual clock
 //	cloudhsm-local activate CLUSTER_ID     activate an INITIALIZED cluster
 //	cloudhsm-local take-backup CLUSTER_ID [--count N]  back up an ACTIVE cluster now (N times)
-//	cloudhsm-local reset                   empty the store
+//	cloudhsm-local reset [--clock]         empty the store (and return the clock to real time)
 //	cloudhsm-local faults [list | clear | add --operation OP ...]  fault injection
 //	cloudhsm-local version                 the module version and commit it was built from
 //
@@ -56,7 +56,7 @@ const usage = `usage:
   cloudhsm-local take-backup CLUSTER_ID     back up an ACTIVE cluster now
   cloudhsm-local take-backup CLUSTER_ID --count N
                                             N backups (1 to 10000) in one transaction, 1 ms apart
-  cloudhsm-local reset                      empty the store
+  cloudhsm-local reset [--clock]            empty the store (--clock: and return to real time)
   cloudhsm-local faults [list | clear]      list or remove the fault-injection rules
   cloudhsm-local faults add --operation OP [--error NAME] [--latency D] [--probability P | --count N]
                                             add one (or: faults add '{"operation":...}')
@@ -296,12 +296,16 @@ func adminCommand(ctx context.Context, cmd string, args []string, getenv func(st
 	fs.SetOutput(stderr)
 	endpoint := fs.String("endpoint", "http://127.0.0.1:4580", "the server's URL")
 	token := fs.String("admin-token", "", "the server's admin token (strict mode); prefer CLOUDHSM_LOCAL_ADMIN_TOKEN")
+	resetClock := resetFlag(cmd, fs) // reset.go
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	method, path, body, err := adminRequest(cmd, fs.Args())
 	if err != nil {
 		return err
+	}
+	if resetClock != nil && *resetClock {
+		body = admin.ResetRequest{Clock: true}
 	}
 	client := admin.Client{Endpoint: *endpoint, HTTP: &http.Client{Timeout: 5 * time.Minute}, Token: *token}
 	out, err := client.Call(ctx, method, path, body)

@@ -331,12 +331,20 @@ func TestAdminSubcommands(t *testing.T) {
 		}
 	})
 	t.Run("reset", func(t *testing.T) {
-		if out := cmd(t, "reset"); jsonString(out) != `{"status":"reset"}` {
+		if out := cmd(t, "reset"); jsonString(out) != `{"now":"`+rfc(later)+`","status":"reset"}` {
 			t.Fatalf("reset printed %v", out)
 		}
 		code, _, stderr := runCmd(ctx, getenv, "activate", clusterID)
 		if code != 1 || !strings.Contains(stderr, "HTTP 404") {
 			t.Fatalf("activate after reset: exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("reset --clock returns to real time", func(t *testing.T) {
+		if out := cmd(t, "reset", "--clock"); jsonString(out) != `{"now":"`+rfc(start)+`","status":"reset"}` {
+			t.Fatalf("reset --clock printed %v", out)
+		}
+		if out := cmd(t, "clock"); out["now"] != rfc(start) {
+			t.Fatalf("clock after reset --clock %v", out)
 		}
 	})
 }

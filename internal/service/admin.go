@@ -170,3 +170,23 @@ func (s *Service) Reset(ctx context.Context) error {
 
 // StoreKind names the store backend, for health output.
 func (s *Service) StoreKind() string { return s.store.Kind() }
+
+// ResetToRealTime empties the store as Reset does and also returns the virtual clock to the
+// wall clock (its offset and its floor are forgotten with the other settings). The clock moves
+// only forward while anything could see it go back; with the store empty nothing can. The
+// pagination key stays, as in Reset.
+func (s *Service) ResetToRealTime(ctx context.Context) error {
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		key, err := tx.Setting(tokenKeySetting)
+		if err != nil {
+			return fmt.Errorf("read pagination key: %w", err)
+		}
+		if err := tx.Reset(); err != nil {
+			return err
+		}
+		if err := tx.PutSetting(tokenKeySetting, key); err != nil {
+			return fmt.Errorf("keep pagination key: %w", err)
+		}
+		return nil
+	})
+}
