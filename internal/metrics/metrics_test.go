@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +104,28 @@ func TestScrape(t *testing.T) {
 				t.Errorf("the log lacks %q:\n%s", tc.wantLogs, logs.String())
 			}
 		})
+	}
+}
+
+// TestReadmeListsEveryMetric: the README's table names every cloudhsm_local_ metric a scrape
+// serves (each observed once here, so that every family has a sample).
+func TestReadmeListsEveryMetric(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(source{counts: []store.ResourceCount{{Kind: store.KindHSM, State: "ACTIVE", Count: 1}}}, slog.New(slog.DiscardHandler))
+	m.Request(protocol.Outcome{Operation: "CreateHsm", Status: 200})
+	m.Batch(1)
+	m.Failure("begin")
+	_, body := get(t, m)
+	families := regexp.MustCompile(`(?m)^# TYPE (cloudhsm_local_\w+) `).FindAllStringSubmatch(body, -1)
+	if len(families) != 6 {
+		t.Fatalf("the scrape has %d cloudhsm_local_ families, want 6:\n%s", len(families), body)
+	}
+	for _, f := range families {
+		if !strings.Contains(string(readme), "| `"+f[1]+"`") && !strings.Contains(string(readme), "| `"+f[1]+"{") {
+			t.Errorf("the README's table of metrics lacks %s", f[1])
+		}
 	}
 }
