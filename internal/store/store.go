@@ -100,10 +100,11 @@ type Tx interface {
 
 	// CountResources counts the clusters, HSMs and backups of every account and region by kind
 	// and state, for the metrics a scrape reads: one ResourceCount per kind and state that has
-	// at least one resource, ordered by Kind and then State in byte order. It MUST count the
-	// backups in one pass over an index that neither sorts them nor holds them in memory, so
-	// that a scrape stays cheap with millions of backups; in a View it never blocks an Update
-	// (except on the memory store, whose one connection serves both).
+	// at least one resource, ordered by Kind and then State in byte order. It MUST stay cheap
+	// with millions of backups: it may neither read each backup's row nor sort the backups
+	// (the store may count them in bulk, group the few that are not READY from an index, and
+	// take the difference). In a View it never blocks an Update (except on the memory store,
+	// whose one connection serves both).
 	CountResources() ([]ResourceCount, error)
 
 	// HSMs returns the HSMs of the given clusters ordered by (CreatedAt, ID), including those

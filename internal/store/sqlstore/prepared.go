@@ -63,7 +63,8 @@ func preparedTexts(d *dialect) []string {
 	texts := []string{
 		qSetting, qPutSetting, qInitSetting, settingsQuery(2), qReserveID, qNextEvent,
 		qBackup, qBackupExists, qInsertBackup, qUpdateBackup, qDeleteBackup,
-		qCluster, qClusterExists, qInsertCluster, qUpdateCluster, qDeleteCluster, qCountClusters, qCountResources,
+		qCluster, qClusterExists, qInsertCluster, qUpdateCluster, qDeleteCluster, qCountClusters,
+		qCountBackups, qCountBackupsNotReady, qCountClustersAndHSMs,
 		qHSM, qInsertHSM, qUpdateHSM, qDeleteHSM,
 		qSubnet, qInsertSubnet, qCountSubnets,
 		qPutTag, qDeleteAllTags,
