@@ -71,8 +71,8 @@ and, for a server in strict mode, --admin-token (CLOUDHSM_LOCAL_ADMIN_TOKEN).
 // command, flag or argument, a value that does not parse), 1 when the command itself failed.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || topLevelFlags[args[0]] != "") {
-		cmd, args = cmp.Or(topLevelFlags[args[0]], args[0]), args[1:]
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || topLevelCommand(args[0]) != "") {
+		cmd, args = cmp.Or(topLevelCommand(args[0]), args[0]), args[1:]
 	}
 	var err error
 	switch cmd {
@@ -223,7 +223,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if err != nil {
 		return serveConfig{}, err
 	}
-	logger, err := newLogger(f.logFormat, level, stderr) // version.go
+	logger, err := newLogger(f.logFormat, level, stderr) // logs.go
 	if err != nil {
 		return serveConfig{}, err
 	}
@@ -247,7 +247,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	defer srv.Close()
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return listenError(cfg.addr, err) // version.go
+		return listenError(cfg.addr, err) // listen.go
 	}
 	auth := authPermissive
 	if v := cfg.server.Verifier; v != nil {

@@ -1,20 +1,22 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"runtime"
 	"runtime/debug"
-	"syscall"
 )
 
-// topLevelFlags are the flags that stand for a command when they come first: without them a
-// leading flag belongs to serve.
-var topLevelFlags = map[string]string{
-	"-h": "help", "-help": "help", "--help": "help",
-	"-version": "version", "--version": "version",
+// topLevelCommand returns the command a flag stands for when it comes first ("--help" is help,
+// "--version" is version), or "" for any other flag, which belongs to serve.
+func topLevelCommand(flag string) string {
+	switch flag {
+	case "-h", "-help", "--help":
+		return "help"
+	case "-version", "--version":
+		return "version"
+	}
+	return ""
 }
 
 // printVersion prints the version line: the module version (v1.2.3 for `go install …@v1.2.3`,
@@ -49,25 +51,4 @@ func versionLine() string {
 		}
 	}
 	return fmt.Sprintf("%s, %s %s/%s", line, info.GoVersion, runtime.GOOS, runtime.GOARCH)
-}
-
-// listenError explains a failure to listen on addr, suggesting another address when the
-// address is taken.
-func listenError(addr string, err error) error {
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("listen on %s: %w: another program (another cloudhsm-local?) has that port; stop it, or pick another address with --addr (or CLOUDHSM_LOCAL_ADDR), e.g. --addr 127.0.0.1:4581", addr, err)
-	}
-	return fmt.Errorf("listen on %s: %w: give an address this machine has with --addr (or CLOUDHSM_LOCAL_ADDR), e.g. --addr 127.0.0.1:4580 or --addr 0.0.0.0:4580 for every interface", addr, err)
-}
-
-// newLogger returns the server's logger: text or JSON lines on w, from level up.
-func newLogger(format string, level slog.Level, w io.Writer) (*slog.Logger, error) {
-	opts := &slog.HandlerOptions{Level: level}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, usagef("--log-format: %q is neither text nor json", format)
 }

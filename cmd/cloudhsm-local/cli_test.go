@@ -56,7 +56,7 @@ func TestListenFailuresSuggestAnAddress(t *testing.T) {
 	defer taken.Close()
 	for _, tc := range []struct{ name, addr, want string }{
 		{"a port in use", taken.Addr().String(), "another program (another cloudhsm-local?) has that port; stop it, or pick another address with --addr"},
-		{"an address that is not this machine's", "192.0.2.1:4580", "give an address this machine has with --addr"},
+		{"an address that is not this machine's", "192.0.2.1:4580", "cannot assign requested address: choose another address with --addr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCmd(context.Background(), env(nil), "serve", "--addr", tc.addr, "--store", "memory")
