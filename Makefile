@@ -1,15 +1,26 @@
 # cloudhsm-local — the commands the README promises.
 GO ?= go
 
-.PHONY: run test test-go test-fuzz test-compat generate build
+.PHONY: run test test-go test-fuzz test-compat generate build image
 
 ## run: serve on 127.0.0.1:4580 with state in ./cloudhsm-local.db
 run:
 	$(GO) run ./cmd/cloudhsm-local
 
-## build: a static binary in bin/
+## build: a static binary in bin/ (stamped with the commit when built in a git clone)
 build:
-	CGO_ENABLED=0 $(GO) build -o bin/cloudhsm-local ./cmd/cloudhsm-local
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o bin/cloudhsm-local ./cmd/cloudhsm-local
+
+## image: the container image of the Dockerfile, from bin/cloudhsm-local, with podman (or docker)
+IMAGE ?= localhost/cloudhsm-local:latest
+image: build
+	@if command -v podman >/dev/null; then \
+		echo "podman build --format docker --layers=false -t $(IMAGE) ."; podman build --format docker --layers=false -t $(IMAGE) .; \
+	elif command -v docker >/dev/null; then \
+		echo "docker build -t $(IMAGE) ."; docker build -t $(IMAGE) .; \
+	else \
+		echo "make image needs podman or docker (Debian: apt-get install podman)"; exit 1; \
+	fi
 
 ## test: everything CI runs — formatting, vet, Go tests under the race detector, a short run of
 ## every fuzz target, boto3/AWS CLI suite

@@ -213,8 +213,8 @@ func TestAdminAPI(t *testing.T) {
 			mustCreateCluster(t, other, nil)
 			e.advance(week)
 			status, body := e.adminRaw(http.MethodPost, "reset", "")
-			if status != http.StatusOK || body != `{"status":"reset"}`+"\n" {
-				t.Fatalf("HTTP %d %s", status, body)
+			if want := `{"status":"reset","now":"` + start.Add(week).Format(time.RFC3339Nano) + `"}` + "\n"; status != http.StatusOK || body != want {
+				t.Fatalf("HTTP %d %s, want 200 %s", status, body, want)
 			}
 			for _, cl := range []*cloudhsmv2.Client{c, other} {
 				clusters, err := cl.DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{})
@@ -235,6 +235,29 @@ func TestAdminAPI(t *testing.T) {
 			}
 			// The store works as new.
 			e.activeCluster(t, c)
+		}},
+		{"reset with {\"clock\":true} also returns the virtual clock to real time", func(t *testing.T, e *env) {
+			c := e.defaultClient()
+			e.activeCluster(t, c)
+			e.advance(30 * 24 * time.Hour)
+			status, body := e.adminRaw(http.MethodPost, "reset", `{"clock":true}`)
+			if want := `{"status":"reset","now":"` + start.Format(time.RFC3339Nano) + `"}` + "\n"; status != http.StatusOK || body != want {
+				t.Fatalf("HTTP %d %s, want 200 %s", status, body, want)
+			}
+			if now := e.virtualNow(t); !now.Equal(start) {
+				t.Fatalf("clock after reset --clock: %s, want the wall clock's %s", now, start)
+			}
+			clusters, err := c.DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{})
+			if err != nil || len(clusters.Clusters) != 0 {
+				t.Fatalf("clusters after reset --clock: %+v %v", clusters, err)
+			}
+			e.advance(time.Hour) // and it moves on from there
+			if now := e.virtualNow(t); !now.Equal(start.Add(time.Hour)) {
+				t.Fatalf("clock an hour after reset --clock: %s", now)
+			}
+			e.activeCluster(t, c)
+			status, body = e.adminRaw(http.MethodPost, "reset", `{"clock":"yes"}`)
+			wantAdminError(t, status, body, http.StatusBadRequest, "request body must be a JSON object")
 		}},
 		{"an unknown admin path is 404", func(t *testing.T, e *env) {
 			for _, p := range []string{"nope", "clusters", "clusters/x/y", ""} {

@@ -6,12 +6,61 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
 
-// TestReadmeTour runs the README's five-minute tour, command by command, with the real AWS CLI
-// and openssl against a real server, so the README cannot drift from what the server does.
+// readme returns the README's text.
+func readme(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// shellBlock returns the first ```sh block after the heading.
+func shellBlock(t *testing.T, text, heading string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(text, "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("README has no %q heading", heading)
+	}
+	_, rest, ok = strings.Cut(rest, "```sh\n")
+	if !ok {
+		t.Fatalf("%s has no ```sh block", heading)
+	}
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatalf("the ```sh block of %s is not closed", heading)
+	}
+	return block
+}
+
+// runReadmeScript runs a README block as a bash script (where aliases would not expand), with
+// the server's URL for the README's, bin's directory first on PATH, in dir, and returns stdout.
+func runReadmeScript(t *testing.T, script, url, bin, dir string, env ...string) string {
+	t.Helper()
+	script = strings.ReplaceAll(script, "http://127.0.0.1:4580", url)
+	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "CLOUDHSM_LOCAL_ENDPOINT="+url,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("README script failed: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// TestReadmeTour runs the README's five-minute tour as a script, with the real AWS CLI, openssl
+// and the cloudhsm-local binary against a real server, so the README cannot drift from what
+// the server does. It is started in a directory that must stay empty: the tour's CA key and
+// certificates go to a temporary directory of its own, not into the user's clone.
 func TestReadmeTour(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: runs the real binary with the AWS CLI and openssl")
@@ -19,51 +68,68 @@ func TestReadmeTour(t *testing.T) {
 	needTool(t, "aws", "awscli")
 	needTool(t, "openssl", "openssl")
 	needTool(t, "bash", "bash")
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := tourScript(t, string(readme))
-
-	bin := filepath.Join(t.TempDir(), "cloudhsm-local")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/cloudhsm-local").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	script := shellBlock(t, readme(t), "## Five-minute tour with the AWS CLI")
+	bin := buildBinary(t)
 	// openssl stamps certificates with the wall time, so this server runs on it.
 	e := newEnv(t, func(o *options) { o.realClock = true })
-	script = strings.ReplaceAll(script, "http://127.0.0.1:4580", e.url)
-	script = strings.ReplaceAll(script, "go run ./cmd/cloudhsm-local", bin)
+	clone, tmp := t.TempDir(), t.TempDir()
+	out := runReadmeScript(t, script, e.url, bin, clone, "TMPDIR="+tmp)
 
-	cmd := exec.Command("bash", "-c", "shopt -s expand_aliases\nset -euo pipefail\n"+script)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "CLOUDHSM_LOCAL_ENDPOINT="+e.url, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("README tour failed: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if last := lines[len(lines)-1]; last != `"DELETED"` {
-		t.Fatalf("the tour's last command should print \"DELETED\", got %q\nstdout:\n%s", last, stdout.String())
+		t.Fatalf("the tour's last command should print \"DELETED\", got %q\nstdout:\n%s", last, out)
+	}
+	if left, _ := os.ReadDir(clone); len(left) != 0 {
+		t.Errorf("the tour left %d files where it was started (a clone, say): %v", len(left), left)
+	}
+	if keys, _ := filepath.Glob(filepath.Join(tmp, "*", "ca.key")); len(keys) != 1 {
+		t.Errorf("the tour's CA key is not in a temporary directory of its own: %v", keys)
 	}
 }
 
-// tourScript returns the shell block that follows the "Five-minute tour" heading.
-func tourScript(t *testing.T, readme string) string {
-	t.Helper()
-	_, rest, ok := strings.Cut(readme, "## Five-minute tour")
-	if !ok {
-		t.Fatal("README has no \"Five-minute tour\" section")
+// TestReadmeEndpointVariables runs the README's AWS_ENDPOINT_URL_CLOUDHSM_V2 example with the
+// aws on PATH and boto3: both reach the server without --endpoint-url.
+func TestReadmeEndpointVariables(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: drives the AWS CLI")
 	}
-	_, rest, ok = strings.Cut(rest, "```sh\n")
-	if !ok {
-		t.Fatal("the tour has no ```sh block")
+	needTool(t, "aws", "awscli")
+	needTool(t, "python3", "python3")
+	script := shellBlock(t, readme(t), "### Without --endpoint-url")
+	e := newEnv(t)
+	mustCreateCluster(t, e.defaultClient(), nil) // so that 1 cannot come from anywhere else
+	out := runReadmeScript(t, script, e.url, buildBinary(t), t.TempDir(),
+		"AWS_ACCESS_KEY_ID="+account1, "AWS_SECRET_ACCESS_KEY=x", "AWS_DEFAULT_REGION=us-east-1")
+	if out != "1\n1\n" {
+		t.Fatalf("the CLI and boto3 should each print 1 (the cluster), got %q", out)
 	}
-	block, _, ok := strings.Cut(rest, "```")
-	if !ok {
-		t.Fatal("the tour's ```sh block is not closed")
+}
+
+// TestReadmeFacts: what the README says about the project matches the project: the Go version
+// of go.mod, every tool .ci/run installs. (internal/metrics checks its table of metrics.)
+func TestReadmeFacts(t *testing.T) {
+	text := readme(t)
+	gomod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return block
+	goVersion := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(gomod)
+	if goVersion == nil || !strings.Contains(text, "Needs Go "+string(goVersion[1])+" or later") {
+		t.Errorf("the README does not say \"Needs Go %s or later\", as go.mod does", goVersion)
+	}
+	ci, err := os.ReadFile("../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	needs := regexp.MustCompile(`(?m)^need (\S+) (\S+)`).FindAllSubmatch(ci, -1)
+	if len(needs) == 0 {
+		t.Fatal(".ci/run installs nothing with need?")
+	}
+	for _, n := range needs {
+		if !strings.Contains(text, "`"+string(n[1])+"`") {
+			t.Errorf(".ci/run installs %s (%s), but the README does not name `%s` among what make test needs", n[1], n[2], n[1])
+		}
+	}
 }
 
 // TestReadmeListsEveryPackage: README's "Where things are" names every package of the module

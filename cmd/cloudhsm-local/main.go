@@ -6,14 +6,16 @@
 //	cloudhsm-local clock [advance D | set T] show or move the virtual clock
 //	cloudhsm-local activate CLUSTER_ID     activate an INITIALIZED cluster
 //	cloudhsm-local take-backup CLUSTER_ID [--count N]  back up an ACTIVE cluster now (N times)
-//	cloudhsm-local reset                   empty the store
+//	cloudhsm-local reset [--clock]         empty the store (and return the clock to real time)
 //	cloudhsm-local faults [list | clear | add --operation OP ...]  fault injection
+//	cloudhsm-local version                 the module version and commit it was built from
 //
 // Every flag has an environment twin: --store is CLOUDHSM_LOCAL_STORE, --auto-activate is
 // CLOUDHSM_LOCAL_AUTO_ACTIVATE, and so on. Flags win over the environment.
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,7 +47,7 @@ func main() {
 }
 
 const usage = `usage:
-  cloudhsm-local [serve] [flags]            run the server (see cloudhsm-local serve -h)
+  cloudhsm-local [serve] [flags]            run the server (its flags: cloudhsm-local serve -h)
   cloudhsm-local health                     show the server's health
   cloudhsm-local clock                      show the virtual clock
   cloudhsm-local clock advance DURATION     move it forward, e.g. 168h
@@ -54,10 +56,12 @@ const usage = `usage:
   cloudhsm-local take-backup CLUSTER_ID     back up an ACTIVE cluster now
   cloudhsm-local take-backup CLUSTER_ID --count N
                                             N backups (1 to 10000) in one transaction, 1 ms apart
-  cloudhsm-local reset                      empty the store
+  cloudhsm-local reset [--clock]            empty the store (--clock: and return to real time)
   cloudhsm-local faults [list | clear]      list or remove the fault-injection rules
   cloudhsm-local faults add --operation OP [--error NAME] [--latency D] [--probability P | --count N]
                                             add one (or: faults add '{"operation":...}')
+  cloudhsm-local version                    the version and commit it was built from (also --version)
+  cloudhsm-local help                       this list (also -h, --help)
 Admin subcommands take --endpoint (CLOUDHSM_LOCAL_ENDPOINT, default http://127.0.0.1:4580)
 and, for a server in strict mode, --admin-token (CLOUDHSM_LOCAL_ADMIN_TOKEN).
 `
@@ -67,8 +71,8 @@ and, for a server in strict mode, --admin-token (CLOUDHSM_LOCAL_ADMIN_TOKEN).
 // command, flag or argument, a value that does not parse), 1 when the command itself failed.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || topLevelCommand(args[0]) != "") {
+		cmd, args = cmp.Or(topLevelCommand(args[0]), args[0]), args[1:]
 	}
 	var err error
 	switch cmd {
@@ -78,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = adminCommand(ctx, cmd, args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
+	case "version":
+		err = printVersion(args, stdout) // version.go
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n%s", cmd, usage)
 		return 2
@@ -136,6 +142,7 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 // serveFlags are the server's settings.
 type serveFlags struct {
 	addr, store, durability, region, topology, logLevel string
+	logFormat                                           string
 	delay                                               time.Duration
 	delays                                              string
 	pendingDeletion, tombstone                          time.Duration
@@ -170,7 +177,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.BoolVar(&f.autoActivate, "auto-activate", false, "activate clusters as soon as they are INITIALIZED")
 	fs.IntVar(&f.maxClusters, "max-clusters", svcDefaults.MaxClusters, "clusters per account and region")
 	fs.IntVar(&f.maxHSMs, "max-hsms", svcDefaults.MaxHSMsPerCluster, "HSMs per cluster")
-	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug (adds one line per API request), info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text (key=value) or json (one object a line), on stderr")
 	fs.StringVar(&f.auth, "auth", authPermissive, "permissive (signatures not checked) or sigv4 (strict: verify against --credentials)")
 	fs.StringVar(&f.credentials, "credentials", "", "credentials file of --auth sigv4 (JSON list; reloaded on SIGHUP)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token the admin API requires (needed with --auth sigv4); prefer the environment twin")
@@ -215,7 +223,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if err != nil {
 		return serveConfig{}, err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger, err := newLogger(f.logFormat, level, stderr) // logs.go
+	if err != nil {
+		return serveConfig{}, err
+	}
 	return serveConfig{addr: f.addr, credentials: f.credentials, server: server.Config{
 		Store: f.store, Durability: durability, DefaultRegion: f.region, Lifecycle: life, Service: svcCfg, Logger: logger,
 		Verifier: verifier, AdminToken: f.adminToken,
@@ -236,7 +247,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	defer srv.Close()
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+		return listenError(cfg.addr, err) // listen.go
 	}
 	auth := authPermissive
 	if v := cfg.server.Verifier; v != nil {
@@ -285,12 +296,16 @@ func adminCommand(ctx context.Context, cmd string, args []string, getenv func(st
 	fs.SetOutput(stderr)
 	endpoint := fs.String("endpoint", "http://127.0.0.1:4580", "the server's URL")
 	token := fs.String("admin-token", "", "the server's admin token (strict mode); prefer CLOUDHSM_LOCAL_ADMIN_TOKEN")
+	resetClock := resetFlag(cmd, fs) // reset.go
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	method, path, body, err := adminRequest(cmd, fs.Args())
 	if err != nil {
 		return err
+	}
+	if resetClock != nil && *resetClock {
+		body = admin.ResetRequest{Clock: true}
 	}
 	client := admin.Client{Endpoint: *endpoint, HTTP: &http.Client{Timeout: 5 * time.Minute}, Token: *token}
 	out, err := client.Call(ctx, method, path, body)

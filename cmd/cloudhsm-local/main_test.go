@@ -196,6 +196,7 @@ func TestServeRejectsBadSettings(t *testing.T) {
 		{"negative --pending-deletion", []string{"--pending-deletion", "-1h"}, nil, "--pending-deletion: -1h0m0s is negative"},
 		{"zero --max-clusters", []string{"--max-clusters", "0"}, nil, "--max-clusters and --max-hsms must be at least 1"},
 		{"bad --log-level", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"bad --log-format", []string{"--log-format", "xml"}, nil, `--log-format: "xml" is neither text nor json`},
 		{"unknown --durability", []string{"--durability", "sometimes"}, nil, `--durability: durability "sometimes": want process or fsync`},
 		{"unknown flag", []string{"--colour"}, nil, "flag provided but not defined: -colour"},
 		{"an argument", []string{"now"}, nil, `serve takes no arguments, got ["now"]`},
@@ -330,12 +331,20 @@ func TestAdminSubcommands(t *testing.T) {
 		}
 	})
 	t.Run("reset", func(t *testing.T) {
-		if out := cmd(t, "reset"); jsonString(out) != `{"status":"reset"}` {
+		if out := cmd(t, "reset"); jsonString(out) != `{"now":"`+rfc(later)+`","status":"reset"}` {
 			t.Fatalf("reset printed %v", out)
 		}
 		code, _, stderr := runCmd(ctx, getenv, "activate", clusterID)
 		if code != 1 || !strings.Contains(stderr, "HTTP 404") {
 			t.Fatalf("activate after reset: exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("reset --clock returns to real time", func(t *testing.T) {
+		if out := cmd(t, "reset", "--clock"); jsonString(out) != `{"now":"`+rfc(start)+`","status":"reset"}` {
+			t.Fatalf("reset --clock printed %v", out)
+		}
+		if out := cmd(t, "clock"); out["now"] != rfc(start) {
+			t.Fatalf("clock after reset --clock %v", out)
 		}
 	})
 }

@@ -34,6 +34,7 @@ type Actions interface {
 	TakeBackup(ctx context.Context, clusterID string) (*api.Backup, error)
 	TakeBackups(ctx context.Context, clusterID string, n int) ([]string, error)
 	Reset(ctx context.Context) error
+	ResetToRealTime(ctx context.Context) error
 	StoreKind() string
 }
 
@@ -75,6 +76,18 @@ const MaxBackupCount = 10_000
 type BackupsTaken struct {
 	Count     int      `json:"Count"`
 	BackupIDs []string `json:"BackupIds"`
+}
+
+// ResetRequest is the optional body of POST /_cloudhsm-local/reset.
+type ResetRequest struct {
+	// Clock also returns the virtual clock to real time; without it the clock keeps its time.
+	Clock bool `json:"clock,omitempty"`
+}
+
+// ResetDone answers POST /_cloudhsm-local/reset: the store is empty, and the clock reads Now.
+type ResetDone struct {
+	Status string `json:"status"` // "reset"
+	Now    string `json:"now"`
 }
 
 // Error is the body of every admin error response.
@@ -238,10 +251,22 @@ func (h *handler) takeBackup(r *http.Request) (any, error) {
 }
 
 func (h *handler) reset(r *http.Request) (any, error) {
-	if err := h.svc.Reset(r.Context()); err != nil {
+	var req ResetRequest
+	if err := decodeOptional(r.Body, &req); err != nil {
 		return nil, err
 	}
-	return map[string]string{"status": "reset"}, nil
+	reset := h.svc.Reset
+	if req.Clock {
+		reset = h.svc.ResetToRealTime
+	}
+	if err := reset(r.Context()); err != nil {
+		return nil, err
+	}
+	now, err := h.svc.VirtualNow(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return ResetDone{Status: "reset", Now: now.Format(time.RFC3339Nano)}, nil
 }
 
 // decodeOptional is decode for a body that may also be empty (or only white space), which

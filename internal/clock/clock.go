@@ -51,3 +51,13 @@ func (m *Manual) current() time.Time {
 	}
 	return m.now
 }
+
+// Mark is an instant on the monotonic clock, which setting the wall clock never moves: what
+// durations (of a request, say) are measured with. Start makes one.
+type Mark struct{ t time.Time }
+
+// Start returns the monotonic clock's current instant.
+func Start() Mark { return Mark{t: time.Now()} }
+
+// Elapsed returns the time passed since m was made by Start.
+func (m Mark) Elapsed() time.Duration { return time.Since(m.t) }

@@ -89,3 +89,14 @@ func TestManualConcurrent(t *testing.T) {
 		t.Fatalf("after 800 one-second advances: %s, want %s", got, want)
 	}
 }
+
+// A Mark measures the time passed since Start, at least what was slept.
+func TestMarkElapsed(t *testing.T) {
+	m := Start()
+	time.Sleep(20 * time.Millisecond)
+	first := m.Elapsed()
+	second := m.Elapsed()
+	if first < 20*time.Millisecond || second < first {
+		t.Fatalf("after sleeping 20ms: Elapsed() = %s, then %s", first, second)
+	}
+}

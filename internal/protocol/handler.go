@@ -31,6 +31,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 )
 
@@ -61,9 +62,9 @@ const (
 // request that fails authentication learns nothing about the API.
 //
 // logger receives internal failures (with their cause, stack for panics, and request id) at
-// Error level and other outcomes at Debug level; nil discards them. newRequestID makes the
-// x-amzn-RequestId of each response; nil means uuid.NewString. Options add fault injection
-// (WithFaults).
+// Error level, and one line per request at Debug level (finish); nil discards them.
+// newRequestID makes the x-amzn-RequestId of each response; nil means uuid.NewString. Options
+// add fault injection (WithFaults) and an Observer of every request (WithObserver).
 func NewHandler(svc api.Service, ids identity.Resolver, logger *slog.Logger, newRequestID func() string, opts ...Option) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -85,23 +86,30 @@ type handler struct {
 	newRequestID func() string
 	operations   map[string]bool // the service's operation names
 	faults       Faults          // nil: no fault injection
+	observer     Observer        // nil: requests are only logged
 	buffers      bufferPool      // response bodies
 }
 
-// ServeHTTP handles one request; every outcome leaves through writeResult or writeError.
+// ServeHTTP handles one request; every outcome leaves through writeResult or writeError, and
+// then finish (observe.go) logs and counts it.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := clock.Start()
 	reqID := h.newRequestID()
 	w.Header().Set(headerRequestID, reqID)
-	op, out, err := h.serve(w, r)
+	var caller identity.Caller
+	op, out, err := h.serve(w, r, &caller)
+	var a answer
 	if err != nil {
-		h.writeError(w, r, reqID, op, err)
-		return
+		a = h.writeError(w, r, reqID, op, err)
+	} else {
+		a = h.writeResult(w, r, reqID, op, out)
 	}
-	h.writeResult(w, r, reqID, op, out)
+	h.finish(r, reqID, op, caller, a, start)
 }
 
-// serve runs the request and returns the operation name (once known) and its output.
-func (h *handler) serve(w http.ResponseWriter, r *http.Request) (op string, out any, err error) {
+// serve runs the request and returns the operation name (once known) and its output; it sets
+// *who to the caller once identified.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, who *identity.Caller) (op string, out any, err error) {
 	if r.URL.Path != "/" {
 		return "", nil, &pathError{api.Errorf(api.CodeUnknownOperation,
 			"No API at path '%s': the CloudHSM v2 API is POST / with an X-Amz-Target header", api.Clip(r.URL.Path))}
@@ -123,6 +131,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) (op string, out 
 	if err != nil {
 		return "", nil, err
 	}
+	*who = caller
 	ctx := identity.WithCaller(r.Context(), caller)
 
 	op, err = operationOf(r.Header.Get(headerTarget))
@@ -193,21 +202,21 @@ type jsonAppender interface {
 
 // writeResult writes a successful output; a nil output (for example of TagResource) is {}.
 // The JSON is encoded completely before anything is written, so an encoding failure is a clean 500.
-func (h *handler) writeResult(w http.ResponseWriter, r *http.Request, reqID, op string, out any) {
+// It returns what it wrote (an error, if encoding failed).
+func (h *handler) writeResult(w http.ResponseWriter, r *http.Request, reqID, op string, out any) answer {
 	buf := h.buffers.get()
 	defer h.buffers.put(buf)
 	body := append((*buf)[:0], "{}"...)
 	if !isNil(out) {
 		a, ok := out.(jsonAppender)
 		if !ok {
-			h.writeError(w, r, reqID, op, api.InternalFailure(fmt.Errorf("encoding the %s response: %T has no AppendJSON", op, out)))
-			return
+			return h.writeError(w, r, reqID, op, api.InternalFailure(fmt.Errorf("encoding the %s response: %T has no AppendJSON", op, out)))
 		}
 		body = a.AppendJSON((*buf)[:0])
 	}
 	*buf = body // keep the grown buffer
-	h.log.DebugContext(r.Context(), "request served", "request_id", reqID, "operation", op, "status", http.StatusOK)
 	write(w, http.StatusOK, body)
+	return answer{status: http.StatusOK}
 }
 
 // bufferPool recycles response buffers: a page of 50 backups is 14 KiB of JSON, which would
@@ -242,8 +251,9 @@ type errorBody struct {
 
 // writeError is the one place where errors become responses: api.AsError decides the name and
 // message the client sees (anything unexpected is CloudHsmInternalFailureException), the name's
-// Status the HTTP status. Internal failures are logged with their cause, which the client never sees.
-func (h *handler) writeError(w http.ResponseWriter, r *http.Request, reqID, op string, err error) {
+// Status the HTTP status. Internal failures are logged with their cause, which the client never
+// sees; every other error is in the request's own log line (finish). It returns what it wrote.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, reqID, op string, err error) answer {
 	e := api.AsError(err)
 	message := api.BoundMessage(e.Message)
 	status := e.Code.Status()
@@ -252,20 +262,17 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, reqID, op s
 		status = http.StatusNotFound
 	}
 
-	attrs := []any{"request_id", reqID, "operation", op, "status", status, "code", string(e.Code)}
 	if e.Code == api.CodeInternalFailure {
 		cause := e.Unwrap()
 		if cause == nil {
 			cause = err
 		}
-		attrs = append(attrs, "cause", cause.Error())
+		attrs := []any{"request_id", reqID, "operation", op, "status", status, "code", string(e.Code), "cause", cause.Error()}
 		var p *panicError
 		if errors.As(cause, &p) {
 			attrs = append(attrs, "stack", string(p.stack))
 		}
 		h.log.ErrorContext(r.Context(), "internal failure", attrs...)
-	} else {
-		h.log.DebugContext(r.Context(), "request failed", append(attrs, "message", message)...)
 	}
 
 	body, mErr := json.Marshal(errorBody{Type: string(e.Code), Message: message})
@@ -274,6 +281,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, reqID, op s
 	}
 	w.Header().Set(headerErrorType, string(e.Code))
 	write(w, status, body)
+	return answer{status: status, code: e.Code, message: message}
 }
 
 // write sends a complete JSON response in one piece.

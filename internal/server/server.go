@@ -1,11 +1,12 @@
 // Package server assembles cloudhsm-local from its parts — store, lifecycle engine, service,
-// the awsJson front door and the admin API — and serves it over HTTP.
+// the awsJson front door, the admin API and the metrics — and serves it over HTTP.
 //
 // It is the only place that knows every part; it holds no state of its own beyond the open
 // store, so any number of servers can share one database.
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/metrics"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/protocol"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
@@ -50,7 +52,8 @@ type Config struct {
 	Clock clock.Clock
 	// Rand is the source of IDs and keys; nil means crypto/rand.
 	Rand io.Reader
-	// Logger receives request failures; nil discards them.
+	// Logger receives one line per API request at Debug level, internal failures at Error,
+	// and the store's and the server's start and stop at Info; nil discards them.
 	Logger *slog.Logger
 	// Verifier, when set, is strict mode: every API request must carry a valid SigV4 signature
 	// of one of its credentials, and each is checked against its credential's policy. nil is
@@ -91,7 +94,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := ids.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg.Store, cfg.Durability)
+	src := &scrapeSource{clock: cfg.Clock}
+	m := metrics.New(src, cfg.Logger) // this server's own registry
+	st, err := openStore(ctx, cfg.Store, cfg.Durability, m)
 	if err != nil {
 		return nil, err
 	}
@@ -99,30 +104,35 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := svc.Prepare(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("prepare store: %w", err), st.Close())
 	}
+	src.store, src.svc = st, svc
+	cfg.Logger.Info("store open", "store", sqlstore.RedactDSN(cfg.Store), "kind", st.Kind(), "durability", cmp.Or(cfg.Durability, sqlstore.DurabilityProcess))
 	mux := http.NewServeMux()
 	if cfg.Faults == nil {
 		cfg.Faults = faults.New(nil)
 	}
 	mux.Handle(admin.Prefix, admin.RequireToken(cfg.AdminToken, admin.NewHandler(svc, Version, cfg.Logger, admin.WithFaults(cfg.Faults))))
-	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil, protocol.WithFaults(cfg.Faults)))
+	mux.Handle("GET "+MetricsPath, admin.RequireToken(cfg.AdminToken, m.Handler()))
+	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil, protocol.WithFaults(cfg.Faults), protocol.WithObserver(m)))
 	return &Server{store: st, handler: mux, log: cfg.Logger, limits: cfg.HTTP.orDefaults()}, nil
 }
 
-// openStore picks the backend named by a --store value. Every backend is sqlstore's; the
-// check here only gives an unknown value a message in terms of the flag.
-func openStore(ctx context.Context, dsn string, durability sqlstore.Durability) (store.Store, error) {
+// openStore picks the backend named by a --store value, reporting its batches and failures to
+// obs. Every backend is sqlstore's; the check here only gives an unknown value a message in
+// terms of the flag.
+func openStore(ctx context.Context, dsn string, durability sqlstore.Durability, obs sqlstore.Observer) (store.Store, error) {
 	if durability == "" {
 		durability = sqlstore.DurabilityProcess
 	}
 	switch {
 	case dsn == "memory" || strings.HasPrefix(dsn, "sqlite:") ||
 		strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
-		return sqlstore.Open(ctx, dsn, sqlstore.WithDurability(durability))
+		return sqlstore.Open(ctx, dsn, sqlstore.WithDurability(durability), sqlstore.WithObserver(obs))
 	}
 	return nil, fmt.Errorf("unsupported --store %q: use sqlite:PATH, memory or postgres://USER@HOST:PORT/DB", sqlstore.RedactDSN(dsn))
 }
 
-// Handler returns the HTTP handler serving both the CloudHSM API and the admin API.
+// Handler returns the HTTP handler serving the CloudHSM API, the admin API and the metrics
+// (MetricsPath).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve answers requests on ln until ctx is done, then shuts down gracefully: it stops
@@ -145,6 +155,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 		return err
 	case <-ctx.Done():
 	}
+	s.log.Info("shutting down: no new connections, finishing requests in flight", "addr", ln.Addr().String(), "drain", drain)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
@@ -153,8 +164,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	s.log.Info("stopped serving", "addr", ln.Addr().String())
 	return nil
 }
 
 // Close closes the store.
-func (s *Server) Close() error { return s.store.Close() }
+func (s *Server) Close() error {
+	err := s.store.Close()
+	s.log.Info("store closed", "kind", s.store.Kind(), "err", err)
+	return err
+}

@@ -151,7 +151,19 @@ func (s *Service) TakeBackups(ctx context.Context, clusterID string, n int) ([]s
 // Reset empties the store: every resource of every account. The virtual clock keeps its time,
 // since it only ever moves forward, and the pagination key stays, since every replica holds it
 // in memory (see initTokenKey).
-func (s *Service) Reset(ctx context.Context) error {
+func (s *Service) Reset(ctx context.Context) error { return s.reset(ctx, true) }
+
+// StoreKind names the store backend, for health output.
+func (s *Service) StoreKind() string { return s.store.Kind() }
+
+// ResetToRealTime empties the store as Reset does and also returns the virtual clock to the
+// wall clock (its offset and its floor are forgotten with the other settings). The clock moves
+// only forward while anything could see it go back; with the store empty nothing can. The
+// pagination key stays, as in Reset.
+func (s *Service) ResetToRealTime(ctx context.Context) error { return s.reset(ctx, false) }
+
+// reset empties the store but for the pagination key and, when keepClock, the virtual time.
+func (s *Service) reset(ctx context.Context, keepClock bool) error {
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		now, err := s.life.VirtualNow(tx)
 		if err != nil {
@@ -164,8 +176,10 @@ func (s *Service) Reset(ctx context.Context) error {
 		if err := tx.Reset(); err != nil {
 			return err
 		}
-		if err := s.life.Pin(tx, now); err != nil {
-			return err
+		if keepClock {
+			if err := s.life.Pin(tx, now); err != nil {
+				return err
+			}
 		}
 		if err := tx.PutSetting(tokenKeySetting, key); err != nil {
 			return fmt.Errorf("keep pagination key: %w", err)
@@ -173,6 +187,3 @@ func (s *Service) Reset(ctx context.Context) error {
 		return nil
 	})
 }
-
-// StoreKind names the store backend, for health output.
-func (s *Service) StoreKind() string { return s.store.Kind() }

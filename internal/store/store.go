@@ -101,6 +101,15 @@ type Tx interface {
 	// quota check costs no more than the quota. A limit <= 0 returns 0.
 	CountClusters(account, region string, limit int) (int, error)
 
+	// CountResources counts the clusters, HSMs and backups of every account and region by kind
+	// and state, for the metrics a scrape reads: one ResourceCount per kind and state that has
+	// at least one resource, ordered by Kind and then State in byte order. It MUST stay cheap
+	// with millions of backups: it may neither read each backup's row nor sort the backups
+	// (the store may count them in bulk, group the few that are not READY from an index, and
+	// take the difference). In a View it never blocks an Update (except on the memory store,
+	// whose one connection serves both).
+	CountResources() ([]ResourceCount, error)
+
 	// HSMs returns the HSMs of the given clusters ordered by (CreatedAt, ID), including those
 	// being deleted.
 	HSMs(clusterIDs ...string) ([]HSM, error)
@@ -250,6 +259,21 @@ type ClusterQuery struct {
 	States          []string
 	After           *Cursor
 	Limit           int
+}
+
+// Resource kinds of ResourceCount.
+const (
+	KindBackup  = "backup"
+	KindCluster = "cluster"
+	KindHSM     = "hsm"
+)
+
+// ResourceCount is how many resources of one kind (KindBackup, KindCluster or KindHSM) are in
+// one state, over every account and region. DELETED clusters and backups count while they are
+// listed; purged ones do not.
+type ResourceCount struct {
+	Kind, State string
+	Count       int64
 }
 
 // HSM is a stored HSM.

@@ -42,6 +42,7 @@ type Option func(*options)
 // options are the settings of Open; the zero value is the default.
 type options struct {
 	durability Durability
+	observer   Observer
 }
 
 // WithDurability sets what an acknowledged write survives (default DurabilityProcess).
@@ -51,7 +52,7 @@ func WithDurability(d Durability) Option {
 
 // openOptions applies opts over the defaults and checks them.
 func openOptions(opts []Option) (options, error) {
-	o := options{durability: DurabilityProcess}
+	o := options{durability: DurabilityProcess, observer: noObserver{}}
 	for _, opt := range opts {
 		opt(&o)
 	}

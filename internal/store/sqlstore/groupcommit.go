@@ -86,6 +86,7 @@ func (s *Store) leadBatch() {
 	batch := s.group.queue[:min(len(s.group.queue), maxBatch)]
 	s.group.batches++
 	s.group.mu.Unlock()
+	s.obs.Batch(len(batch))
 
 	defer func() {
 		s.group.mu.Lock()
@@ -127,12 +128,14 @@ func (s *Store) runBatch(batch []*call) {
 	ctx := context.WithoutCancel(batch[0].ctx)
 	sqlTx, err := s.begin(ctx, s.writer, s.d.writeTx)
 	if err != nil {
+		s.obs.Failure(StepBegin)
 		failAll(batch, fmt.Errorf("%s store: begin update: %w", s.kind, err))
 		return
 	}
 	if s.d.writeLock != "" {
 		if _, err := sqlTx.ExecContext(ctx, s.d.writeLock); err != nil {
 			_ = sqlTx.Rollback()
+			s.obs.Failure(StepLock)
 			failAll(batch, fmt.Errorf("%s store: take the write lock: %w", s.kind, err))
 			return
 		}
@@ -145,6 +148,7 @@ func (s *Store) runBatch(batch []*call) {
 		}
 		if _, err := sqlTx.ExecContext(ctx, sqlSavepoint); err != nil {
 			_ = sqlTx.Rollback()
+			s.obs.Failure(StepSavepoint)
 			failAll(append(done, batch[i:]...), fmt.Errorf("%s store: begin update (savepoint): %w", s.kind, err))
 			return
 		}
@@ -162,6 +166,7 @@ func (s *Store) runBatch(batch []*call) {
 			// The transaction is gone (SQLite rolls it back by itself after some failures,
 			// such as a full disk): nothing of the batch is kept.
 			_ = sqlTx.Rollback()
+			s.obs.Failure(StepSavepoint)
 			failed := fmt.Errorf("%s store: update rolled back with its batch: %w", s.kind, err)
 			if end == sqlRelease {
 				c.err = failed
@@ -174,6 +179,7 @@ func (s *Store) runBatch(batch []*call) {
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
+		s.obs.Failure(StepCommit)
 		failAll(done, fmt.Errorf("%s store: commit update: %w", s.kind, err))
 	}
 }

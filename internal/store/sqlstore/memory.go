@@ -51,5 +51,5 @@ func openMemoryIn(ctx context.Context, dir string) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open memory store: %w", err), db.Close())
 	}
-	return &Store{kind: "memory", d: sqliteDialect, writer: db, reader: db, writeStmts: stmts, readStmts: stmts}, nil
+	return &Store{kind: "memory", d: sqliteDialect, writer: db, reader: db, writeStmts: stmts, readStmts: stmts, obs: noObserver{}}, nil
 }

@@ -111,7 +111,7 @@ func openPostgres(ctx context.Context, dsn string, durability Durability) (*Stor
 	// No statements are prepared through database/sql: pgx already prepares each statement text
 	// once per connection and caches it (QueryExecModeCacheStatement), and preparing all of them
 	// at Open measured ≈ 30 ms more per start for no faster request.
-	return &Store{kind: "postgres", d: &d, writer: db, reader: db, beginAttempts: conns + 1}, nil
+	return &Store{kind: "postgres", d: &d, writer: db, reader: db, beginAttempts: conns + 1, obs: noObserver{}}, nil
 }
 
 // parsePostgresDSN parses a PostgreSQL URL with pgx, taking out pool_max_conns, and fills in

@@ -470,6 +470,7 @@ func TestPostgresQueryPlansUseIndexes(t *testing.T) {
 		{"ready backups of one cluster (retention)", rq, rargs, "backups_by_owner_cluster"},
 		{"backups in one state", stq, stargs, "backups_by_owner_state"},
 		{"count clusters", qCountClusters, []any{"a", "r", 50}, "clusters_live_by_owner"},
+		{"count backups that are not READY", qCountBackupsNotReady, nil, "backups_not_ready"},
 	} {
 		conn, err := s.writer.Conn(t.Context())
 		if err != nil {

@@ -64,6 +64,7 @@ func preparedTexts(d *dialect) []string {
 		qSetting, qPutSetting, qInitSetting, settingsQuery(2), qReserveID, qNextEvent,
 		qBackup, qBackupExists, qInsertBackup, qUpdateBackup, qDeleteBackup,
 		qCluster, qClusterExists, qInsertCluster, qUpdateCluster, qDeleteCluster, qCountClusters,
+		qCountBackups, qCountBackupsNotReady, qCountClustersAndHSMs,
 		qHSM, qInsertHSM, qUpdateHSM, qDeleteHSM,
 		qSubnet, qInsertSubnet, qCountSubnets,
 		qPutTag, qDeleteAllTags,

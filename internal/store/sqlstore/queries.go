@@ -76,6 +76,19 @@ const (
 	WHERE account = ? AND region = ? AND state <> 'DELETED' LIMIT ?) AS live`
 )
 
+// CountResources' statements, run in one transaction. Counting every backup is the one
+// aggregate SQLite answers a b-tree page at a time rather than a row at a time; the backups that
+// are not READY are grouped from the small partial index backups_not_ready, and the READY ones
+// are the difference. Clusters and HSMs are few (quotas bound them per account and region) and
+// are read whole.
+const (
+	readyState            = "READY" // the state qCountBackupsNotReady and backups_not_ready leave out
+	qCountBackups         = `SELECT COUNT(*) FROM backups`
+	qCountBackupsNotReady = `SELECT state, COUNT(*) FROM backups WHERE state <> 'READY' GROUP BY state`
+	qCountClustersAndHSMs = `SELECT 'cluster', state, COUNT(*) FROM clusters GROUP BY state
+UNION ALL SELECT 'hsm', state, COUNT(*) FROM hsms GROUP BY state`
+)
+
 // HSMs.
 const (
 	hsmColumns = `id, cluster_id, availability_zone, subnet_id, eni_id, eni_ip, hsm_type, state,

@@ -27,7 +27,16 @@ var migrations = []migration{
 	{version: 1, name: "initial schema", sql: schemaV1},
 	{version: 2, name: "cluster identities", sql: schemaV2},
 	{version: 3, name: "filter indexes by owner, live clusters", sql: schemaV3},
+	{version: 4, name: "backups that are not READY", sql: schemaV4},
 }
+
+// schemaV4 indexes the backups that are not READY, by state: CountResources counts them from
+// it, and the READY ones as all backups (which SQLite counts a page at a time) less those. Most
+// backups are READY, so the index stays small, and only the state changes that enter or leave
+// READY write to it.
+const schemaV4 = `
+CREATE INDEX backups_not_ready ON backups (state) WHERE state <> 'READY';
+`
 
 // schemaV2 keeps each cluster's certificates beyond the cluster's own purge.
 const schemaV2 = `

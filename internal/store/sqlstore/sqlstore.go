@@ -66,6 +66,8 @@ type Store struct {
 	writeStmts, readStmts statements
 	// group queues concurrent Updates into shared transactions (groupcommit.go).
 	group group
+	// obs is told of batches and failed steps (observer.go); never nil.
+	obs Observer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -79,26 +81,32 @@ var _ store.Store = (*Store)(nil)
 //     setting that may be given in PARAMS, like any other). PARAMS may also set pool_max_conns
 //     (default 16) and pgx's own parameters (sslmode, connect_timeout, ...).
 //
-// opts set the durability (WithDurability); the memory store refuses DurabilityFsync, since it
+// opts set the durability (WithDurability) and an Observer (WithObserver); the memory store refuses DurabilityFsync, since it
 // keeps nothing.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	o, err := openOptions(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	var s *Store
 	switch {
 	case dsn == "memory":
 		if o.durability != DurabilityProcess {
 			return nil, fmt.Errorf("open memory store: durability %s needs a store on disk (sqlite:PATH or postgres://...); the memory store keeps nothing", o.durability)
 		}
-		return openMemory(ctx)
+		s, err = openMemory(ctx)
 	case strings.HasPrefix(dsn, "sqlite:") && len(dsn) > len("sqlite:"):
-		return openFile(ctx, strings.TrimPrefix(dsn, "sqlite:"), o.durability)
+		s, err = openFile(ctx, strings.TrimPrefix(dsn, "sqlite:"), o.durability)
 	case isPostgresDSN(dsn):
-		return openPostgres(ctx, dsn, o.durability)
+		s, err = openPostgres(ctx, dsn, o.durability)
 	default:
 		return nil, fmt.Errorf("unsupported store %q: use sqlite:PATH, memory or postgres://USER@HOST:PORT/DB", RedactDSN(dsn))
 	}
+	if err != nil {
+		return nil, err
+	}
+	s.obs = o.observer
+	return s, nil
 }
 
 // RedactDSN returns dsn with the user information of a URL-shaped DSN (which may hold a
@@ -137,7 +145,7 @@ func openFile(ctx context.Context, path string, durability Durability) (*Store, 
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open sqlite store %s: readers: %w", path, err), writer.Close())
 	}
-	s := &Store{kind: "sqlite", d: sqliteDialect, writer: writer, reader: reader}
+	s := &Store{kind: "sqlite", d: sqliteDialect, writer: writer, reader: reader, obs: noObserver{}}
 	if s.writeStmts, err = prepareStatements(ctx, writer, sqliteDialect, false); err == nil {
 		s.readStmts, err = prepareStatements(ctx, reader, sqliteDialect, true)
 	}
@@ -232,6 +240,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOn
 	}
 	sqlTx, err := s.begin(ctx, db, opts)
 	if err != nil {
+		s.obs.Failure(StepBegin)
 		return fmt.Errorf("%s store: begin %s: %w", s.kind, what, err)
 	}
 	done := false
@@ -244,6 +253,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOn
 		if _, err := sqlTx.ExecContext(ctx, s.d.writeLock); err != nil {
 			done = true
 			_ = sqlTx.Rollback()
+			s.obs.Failure(StepLock)
 			return fmt.Errorf("%s store: take the write lock: %w", s.kind, err)
 		}
 	}
@@ -259,6 +269,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOn
 	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {
+		s.obs.Failure(StepCommit)
 		return fmt.Errorf("%s store: commit %s: %w", s.kind, what, err)
 	}
 	return nil

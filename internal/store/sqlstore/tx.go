@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
@@ -394,6 +397,58 @@ func (t *tx) CountClusters(account, region string, limit int) (int, error) {
 		return 0, fmt.Errorf("count clusters of %s in %s: %w", account, region, err)
 	}
 	return n, nil
+}
+
+// CountResources counts resources by kind and state: the backups as all of them less those
+// that are not READY (qCountBackups, qCountBackupsNotReady), then the clusters and HSMs.
+func (t *tx) CountResources() ([]store.ResourceCount, error) {
+	total, err := t.count(qCountBackups)
+	if err != nil {
+		return nil, fmt.Errorf("count backups: %w", err)
+	}
+	notReady, err := t.countByState(qCountBackupsNotReady, store.KindBackup)
+	if err != nil {
+		return nil, fmt.Errorf("count backups that are not READY: %w", err)
+	}
+	others, err := t.countByState(qCountClustersAndHSMs, "")
+	if err != nil {
+		return nil, fmt.Errorf("count clusters and HSMs: %w", err)
+	}
+	ready := int64(total)
+	for _, c := range notReady {
+		ready -= c.Count
+	}
+	out := notReady
+	if ready > 0 {
+		out = append(out, store.ResourceCount{Kind: store.KindBackup, State: readyState, Count: ready})
+	}
+	out = append(out, others...)
+	slices.SortFunc(out, func(a, b store.ResourceCount) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.State, b.State))
+	})
+	return out, nil
+}
+
+// countByState reads rows of (kind, state, count), or of (state, count) when kind is given.
+func (t *tx) countByState(query, kind string) ([]store.ResourceCount, error) {
+	rows, err := t.query(query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.ResourceCount
+	for rows.Next() {
+		c := store.ResourceCount{Kind: kind}
+		dest := []any{&c.Kind, &c.State, &c.Count}
+		if kind != "" {
+			dest = dest[1:]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // HSMs returns the HSMs of the clusters in (CreatedAt, ID) order.
