@@ -174,5 +174,18 @@ func (s *Service) Reset(ctx context.Context) error {
 	})
 }
 
+// Census counts the clusters, HSMs and backups of every account and region by state
+// (store.Tx.Census), as they are at the virtual time: everything due is applied first. It is
+// the console's overview; it reads every record's owner and state, so it is not for a hot path.
+func (s *Service) Census(ctx context.Context) ([]store.StateCount, error) {
+	var out []store.StateCount
+	err := s.read(ctx, func(tx store.Tx, _ time.Time) error {
+		var err error
+		out, err = tx.Census()
+		return err
+	})
+	return out, err
+}
+
 // StoreKind names the store backend, for health output.
 func (s *Service) StoreKind() string { return s.store.Kind() }

@@ -142,8 +142,33 @@ type Tx interface {
 	// DeletePolicy removes a backup's policy and grants; ErrNotFound if it has none.
 	DeletePolicy(backupID string) error
 
+	// Census counts the clusters, HSMs and backups of every account and region by state (an HSM
+	// counts in its cluster's account and region), ordered by Account, Region, Kind, then State
+	// in byte order. Owners and states with nothing stored are absent. It reads every record's
+	// owner and state once (an index scan), so it is for an overview, not for a request path.
+	Census() ([]StateCount, error)
+
 	// Reset deletes every resource, setting and reserved ID: the store is as new.
 	Reset() error
+}
+
+// ResourceKind names a kind of resource in a StateCount, in the order Census returns them.
+type ResourceKind int
+
+// The kinds of StateCount.
+const (
+	KindCluster ResourceKind = iota
+	KindHSM
+	KindBackup
+)
+
+// StateCount is one line of Tx.Census: how many resources of one kind an account holds in a
+// region in one state.
+type StateCount struct {
+	Account, Region string
+	Kind            ResourceKind
+	State           string
+	Count           int
 }
 
 // EventKind says what a scheduled lifecycle event is about.

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		policyTests(),
 		identityTests(),
 		eventTests(),
+		censusTests(),
 		resetTests(),
 		concurrencyTests(),
 	}
