@@ -391,9 +391,9 @@ func lifecycleByClicking(t *testing.T, browser context.Context) {
 	desk.do(chromedp.SendKeys(chromedp.ID("fault-probability"), "0.5"), chromedp.SendKeys(chromedp.ID("fault-count"), "1"))
 	desk.click("#add-fault button", http.StatusBadRequest)
 	desk.contains("#error-message", "invalid fault rule")
+	desk.open("", http.StatusOK)
 	desk.everyFieldHasALabel("the overview")
 	desk.shot("overview", true)
-	desk.open("", http.StatusOK)
 	desk.click(`form[action$="faults/clear"] button`, http.StatusOK)
 	desk.contains("main", "No fault rules")
 

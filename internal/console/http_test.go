@@ -182,3 +182,74 @@ func TestStrictModeNeedsALogin(t *testing.T) {
 		t.Fatalf("requests.json after the login: %s, want 200", page.Status)
 	}
 }
+
+// backupRows matches the rows of the backups table.
+var backupRows = regexp.MustCompile(`<tr id="row-(backup-[a-z2-7]+)">`)
+
+// nextPage matches the backups page's link to the next page.
+var nextPage = regexp.MustCompile(`<a href="([^"]+)" rel="next"`)
+
+// TestBackupsPagesVisitEveryBackupOnce: following "Next page" from the first page of a
+// filtered list shows each matching backup exactly once, 50 a page, in order.
+func TestBackupsPagesVisitEveryBackupOnce(t *testing.T) {
+	srv := cloudhsmlocaltest.New(t)
+	clusterID, first, err := srv.ActiveCluster(t.Context(), "111122223333", "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := srv.TakeBackups(t.Context(), clusterID, 120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := browserlessClient(t)
+	for _, tc := range []struct {
+		order string
+		want  []string
+	}{
+		{"oldest", append([]string{first}, ids...)},
+		{"", reversed(append([]string{first}, ids...))},
+	} {
+		t.Run("order="+tc.order, func(t *testing.T) {
+			var seen []string
+			page := srv.URL() + console.Prefix + "backups?" + url.Values{
+				"account": {"111122223333"}, "region": {"us-east-1"}, "cluster": {clusterID}, "state": {"READY"}, "order": {tc.order},
+			}.Encode()
+			for pages := 0; page != ""; pages++ {
+				if pages > 5 {
+					t.Fatal("more than 5 pages for 121 backups")
+				}
+				resp, err := client.Get(page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					t.Fatalf("GET %s: %s %v", page, resp.Status, err)
+				}
+				rows := backupRows.FindAllSubmatch(body, -1)
+				if len(rows) > 50 {
+					t.Fatalf("a page lists %d backups, at most 50 fit", len(rows))
+				}
+				for _, m := range rows {
+					seen = append(seen, string(m[1]))
+				}
+				page = ""
+				if m := nextPage.FindSubmatch(body); m != nil {
+					page = srv.URL() + strings.ReplaceAll(string(m[1]), "&amp;", "&")
+				}
+			}
+			if strings.Join(seen, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("the pages showed %d backups, want the %d of the cluster once each, in order", len(seen), len(tc.want))
+			}
+		})
+	}
+}
+
+func reversed(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
+}
