@@ -1,13 +1,18 @@
 package console
 
 import (
+	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
 func TestSafeReturn(t *testing.T) {
@@ -140,5 +145,33 @@ func TestTimeline(t *testing.T) {
 				t.Errorf("now is at %g, want %g inside the axis", tl.NowX, ax.x(tc.now))
 			}
 		})
+	}
+}
+
+// failingStore is a Service whose store fails every census; the methods it does not define are
+// never called by the overview.
+type failingStore struct{ Service }
+
+func (failingStore) VirtualNow(context.Context) (time.Time, error) { return time.Time{}, nil }
+func (failingStore) StoreKind() string                             { return "memory" }
+func (failingStore) Census(context.Context) ([]store.StateCount, error) {
+	return nil, errors.New(`census: SQL logic error near "GROUP"`)
+}
+
+// TestInternalFailuresAreNotShown: a page that fails inside answers 500 and says so, without
+// the cause, which only the log gets.
+func TestInternalFailuresAreNotShown(t *testing.T) {
+	h, err := New(Config{Service: failingStore{}, Faults: faults.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"", "backups", "clusters"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, Prefix+path, nil))
+		body, _ := io.ReadAll(rec.Body)
+		if rec.Code != http.StatusInternalServerError || !strings.Contains(string(body), failedMessage) || strings.Contains(string(body), "SQL") {
+			t.Errorf("GET %s: %d, body shows the failure %v and its cause %v; want 500, the failure, not the cause",
+				Prefix+path, rec.Code, strings.Contains(string(body), failedMessage), strings.Contains(string(body), "SQL"))
+		}
 	}
 }

@@ -222,13 +222,15 @@ func (h *handler) cluster(r *http.Request) (view, error) {
 func (h *handler) certificate(w http.ResponseWriter, r *http.Request) {
 	sc, err := h.scopeOf(r)
 	if err != nil {
-		h.writeError(w, r, h.errorStatus(r, err), err.Error())
+		refusal := h.refusal(r, err)
+		h.writeError(w, r, refusal.status, refusal.msg)
 		return
 	}
 	id, name := r.PathValue("id"), r.PathValue("name")
 	c, err := h.findCluster(r.Context(), sc, id)
 	if err != nil {
-		h.writeError(w, r, h.errorStatus(r, err), err.Error())
+		refusal := h.refusal(r, err)
+		h.writeError(w, r, refusal.status, refusal.msg)
 		return
 	}
 	for _, cert := range certificates(sc, id, c.Certificates) {

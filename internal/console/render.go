@@ -63,7 +63,8 @@ func (h *handler) page(pattern string, fn func(r *http.Request) (view, error)) {
 		status := http.StatusOK
 		v, err := fn(r)
 		if err != nil {
-			status, v = h.errorStatus(r, err), view{Title: "Not shown", template: "error", Error: err.Error()}
+			refusal := h.refusal(r, err)
+			status, v = refusal.status, view{Title: "Not shown", template: "error", Error: refusal.msg}
 		}
 		if flash, ok := r.Context().Value(flashKey{}).(statusError); ok {
 			status, v.Error = flash.status, flash.msg
@@ -99,7 +100,7 @@ func (h *handler) action(pattern string, fn func(r *http.Request) error) {
 			return
 		}
 		if err := fn(r); err != nil {
-			h.renderAt(w, r, ret, statusError{h.errorStatus(r, err), err.Error()})
+			h.renderAt(w, r, ret, h.refusal(r, err))
 			return
 		}
 		http.Redirect(w, r, ret, http.StatusSeeOther)
@@ -140,10 +141,23 @@ func (h *handler) errorStatus(r *http.Request, err error) int {
 	return http.StatusInternalServerError
 }
 
+// refusal is what the page says of an error of a page or an action: its message, or for an
+// internal failure (logged by errorStatus) only that there was one.
+func (h *handler) refusal(r *http.Request, err error) statusError {
+	status := h.errorStatus(r, err)
+	if status >= http.StatusInternalServerError {
+		return statusError{status, failedMessage}
+	}
+	return statusError{status, err.Error()}
+}
+
+// failedMessage is what a page says of an internal failure, whose cause is only logged.
+const failedMessage = "The console failed to answer; the server log says why."
+
 // fail answers an internal failure: logged, and shown without its cause.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.cfg.Logger.Error("console request failed", "path", r.URL.Path, "err", err)
-	h.writeError(w, r, http.StatusInternalServerError, "The console failed to answer; the server log says why.")
+	h.writeError(w, r, http.StatusInternalServerError, failedMessage)
 }
 
 // writeError renders the bare error page, without the clock bar or forms.
