@@ -79,7 +79,9 @@ type RequestLog interface {
 	Recent(limit int) []Request
 }
 
-// Request is one API call of the request history.
+// Request is one API call of the request history. Its fields are those of the history's own
+// record, in the same order and of the same types, so that one converts to the other with a
+// type conversion when the server wires its history in.
 type Request struct {
 	// Time is the wall time the request arrived; VirtualTime the virtual time its operation ran
 	// at, zero when it was refused before the operation ran.

@@ -115,9 +115,12 @@ func (h *handler) overview(r *http.Request) (view, error) {
 	}}, nil
 }
 
-// pageSize is how many clusters or backups a page lists: the most one DescribeBackups call
-// returns, so every page is one call of the service.
-const pageSize = 50
+// Page sizes: the most one DescribeBackups or DescribeClusters call returns, so that every page
+// is one call of the service.
+const (
+	pageSize        = 50 // backups
+	clusterPageSize = 25
+)
 
 // clustersBody is the clusters page's data.
 type clustersBody struct {
@@ -131,7 +134,7 @@ func (h *handler) clusters(r *http.Request) (view, error) {
 	if err != nil {
 		return view{}, err
 	}
-	in := &api.DescribeClustersRequest{MaxResults: ptr(int32(25))}
+	in := &api.DescribeClustersRequest{MaxResults: ptr(int32(clusterPageSize))}
 	if tok := r.FormValue("token"); tok != "" {
 		in.NextToken = &tok
 	}
