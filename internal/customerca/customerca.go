@@ -24,14 +24,20 @@ type CA struct {
 	now  time.Time
 }
 
-// New creates a root CA valid from an hour before now for 20 years.
+// New creates a root CA named "customer root", valid from an hour before now for 20 years.
 func New(now time.Time) (*CA, error) {
+	return NewNamed(now, pkix.Name{CommonName: "customer root"})
+}
+
+// NewNamed is New with another subject, such as one whose values hold markup, for the tests
+// that check every page shows it as text.
+func NewNamed(now time.Time, subject pkix.Name) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "customer root"},
+		SerialNumber: big.NewInt(1), Subject: subject,
 		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(20, 0, 0),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}

@@ -1,5 +1,5 @@
 // Package server assembles cloudhsm-local from its parts — store, lifecycle engine, service,
-// the awsJson front door, the admin API and the metrics — and serves it over HTTP.
+// the awsJson front door, the admin API, the metrics and the console — and serves it over HTTP.
 //
 // It is the only place that knows every part; it holds no state of its own beyond the open
 // store, so any number of servers can share one database.
@@ -20,6 +20,7 @@ import (
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/console"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
@@ -112,6 +113,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	mux.Handle(admin.Prefix, admin.RequireToken(cfg.AdminToken, admin.NewHandler(svc, Version, cfg.Logger, admin.WithFaults(cfg.Faults))))
 	mux.Handle("GET "+MetricsPath, admin.RequireToken(cfg.AdminToken, m.Handler()))
+	web, err := console.New(console.Config{
+		Service: svc, Faults: cfg.Faults, AdminToken: cfg.AdminToken, Version: Version, DefaultRegion: cfg.DefaultRegion,
+		PendingDeletion: cfg.Lifecycle.PendingDeletion, Tombstone: cfg.Lifecycle.Tombstone, Clock: cfg.Clock, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
+	mux.Handle(console.Prefix, web) // its own login (strict mode), not the admin API's bearer token
 	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil, protocol.WithFaults(cfg.Faults), protocol.WithObserver(m)))
 	return &Server{store: st, handler: mux, log: cfg.Logger, limits: cfg.HTTP.orDefaults()}, nil
 }
@@ -131,8 +140,8 @@ func openStore(ctx context.Context, dsn string, durability sqlstore.Durability, 
 	return nil, fmt.Errorf("unsupported --store %q: use sqlite:PATH, memory or postgres://USER@HOST:PORT/DB", sqlstore.RedactDSN(dsn))
 }
 
-// Handler returns the HTTP handler serving the CloudHSM API, the admin API and the metrics
-// (MetricsPath).
+// Handler returns the HTTP handler serving the CloudHSM API, the admin API, the metrics
+// (MetricsPath) and the console.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve answers requests on ln until ctx is done, then shuts down gracefully: it stops

@@ -187,3 +187,16 @@ func (s *Service) reset(ctx context.Context, keepClock bool) error {
 		return nil
 	})
 }
+
+// Census counts the clusters, HSMs and backups of every account and region by state
+// (store.Tx.Census), as they are at the virtual time: everything due is applied first. It is
+// the console's overview; it reads every record's owner and state, so it is not for a hot path.
+func (s *Service) Census(ctx context.Context) ([]store.StateCount, error) {
+	var out []store.StateCount
+	err := s.read(ctx, func(tx store.Tx, _ time.Time) error {
+		var err error
+		out, err = tx.Census()
+		return err
+	})
+	return out, err
+}

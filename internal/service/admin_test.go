@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
 )
 
@@ -58,5 +60,49 @@ func TestAdvanceClockNeverRefusesAMoveForward(t *testing.T) {
 	}
 	if _, err := svc.SetClock(ctx, now.Add(-time.Second)); err == nil {
 		t.Fatal("SetClock to a second ago succeeded; the clock never moves back")
+	}
+}
+
+// TestCensusAppliesWhatIsDueFirst: the census counts the world at the virtual time, so a backup
+// whose pending deletion ended while nobody looked counts as DELETED, not PENDING_DELETION.
+func TestCensusAppliesWhatIsDueFirst(t *testing.T) {
+	st, err := sqlstore.Open(t.Context(), "memory")
+	if err != nil {
+		t.Fatalf("open memory store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	start := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
+	wall := clock.NewManual(start)
+	svc := service.New(service.DefaultConfig(), st, lifecycle.New(lifecycle.DefaultConfig(), wall, rand.NewChaCha8([32]byte{})))
+	ctx := t.Context()
+	err = st.Update(ctx, func(tx store.Tx) error {
+		return tx.InsertBackup(store.Backup{
+			ID: "backup-aaaaaaaaaaa", Account: "111122223333", Region: "us-east-1", State: "PENDING_DELETION",
+			HsmType: "hsm2m.medium", Mode: "FIPS", CreatedAt: start.Add(-time.Hour),
+			DeleteAt: start.Add(time.Hour), DueAt: start.Add(time.Hour),
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		after time.Duration
+		state string
+	}{
+		{"before its DeleteTimestamp", 0, "PENDING_DELETION"},
+		{"after its DeleteTimestamp", 2 * time.Hour, "DELETED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wall.Advance(tc.after)
+			got, err := svc.Census(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []store.StateCount{{Account: "111122223333", Region: "us-east-1", Kind: store.KindBackup, State: tc.state, Count: 1}}
+			if len(got) != 1 || got[0] != want[0] {
+				t.Fatalf("Census = %+v, want %+v", got, want)
+			}
+		})
 	}
 }

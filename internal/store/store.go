@@ -151,8 +151,23 @@ type Tx interface {
 	// DeletePolicy removes a backup's policy and grants; ErrNotFound if it has none.
 	DeletePolicy(backupID string) error
 
+	// Census counts the clusters, HSMs and backups of every account and region by state (an HSM
+	// counts in its cluster's account and region), ordered by Account, Region, Kind, then State
+	// in byte order. Owners and states with nothing stored are absent. It reads every record's
+	// owner and state once (an index scan), so it is for an overview, not for a request path.
+	Census() ([]StateCount, error)
+
 	// Reset deletes every resource, setting and reserved ID: the store is as new.
 	Reset() error
+}
+
+// StateCount is one line of Tx.Census: how many resources of one kind an account holds in a
+// region in one state.
+type StateCount struct {
+	Account, Region string
+	Kind            string // KindBackup, KindCluster or KindHSM
+	State           string
+	Count           int
 }
 
 // EventKind says what a scheduled lifecycle event is about.
@@ -261,7 +276,7 @@ type ClusterQuery struct {
 	Limit           int
 }
 
-// Resource kinds of ResourceCount.
+// Resource kinds of ResourceCount and StateCount.
 const (
 	KindBackup  = "backup"
 	KindCluster = "cluster"

@@ -139,6 +139,15 @@ const (
 	ON CONFLICT (cluster_id) DO UPDATE SET certificates = excluded.certificates`
 )
 
+// qCensus counts resources by owner and state, for Tx.Census; each part walks an index that
+// starts with (account, region) or the HSMs' cluster index. The order is Go's (see Census):
+// PostgreSQL's collation need not be byte order.
+var qCensus = fmt.Sprintf(`SELECT account, region, '%s', state, COUNT(*) FROM clusters GROUP BY account, region, state
+UNION ALL SELECT c.account, c.region, '%s', h.state, COUNT(*) FROM hsms h JOIN clusters c ON c.id = h.cluster_id
+	GROUP BY c.account, c.region, h.state
+UNION ALL SELECT account, region, '%s', state, COUNT(*) FROM backups GROUP BY account, region, state`,
+	store.KindCluster, store.KindHSM, store.KindBackup)
+
 // resetTables are emptied by Reset; schema_migrations is not among them.
 var resetTables = []string{
 	"settings", "reserved_ids", "backups", "clusters", "hsms", "subnets", "tags",

@@ -704,6 +704,32 @@ func (t *tx) PutClusterIdentity(clusterID string, c store.Certificates) error {
 	return nil
 }
 
+// Census counts resources by owner, kind and state, sorted in Go so that the order is byte
+// order whatever the database's collation.
+func (t *tx) Census() ([]store.StateCount, error) {
+	rows, err := t.query(qCensus)
+	if err != nil {
+		return nil, fmt.Errorf("census: %w", err)
+	}
+	defer rows.Close()
+	var out []store.StateCount
+	for rows.Next() {
+		var c store.StateCount
+		if err := rows.Scan(&c.Account, &c.Region, &c.Kind, &c.State, &c.Count); err != nil {
+			return nil, fmt.Errorf("census: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("census: %w", err)
+	}
+	slices.SortFunc(out, func(a, b store.StateCount) int {
+		return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Region, b.Region),
+			cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.State, b.State))
+	})
+	return out, nil
+}
+
 // Reset deletes every resource, setting and reserved ID.
 func (t *tx) Reset() error {
 	if err := t.writable("reset"); err != nil {

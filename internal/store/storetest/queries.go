@@ -412,3 +412,65 @@ func backupPagination(t *testing.T, s store.Store) {
 		})
 	}
 }
+
+func censusTests() []contractTest {
+	return []contractTest{
+		{"Census counts clusters, HSMs (in their cluster's owner) and backups by owner and state, in byte order", census},
+		{"Census of an empty store is empty", func(t *testing.T, s store.Store) {
+			view(t, s, func(tx store.Tx) error {
+				got, err := tx.Census()
+				noErr(t, "Census", err)
+				equal(t, "Census", len(got), 0)
+				return nil
+			})
+		}},
+	}
+}
+
+func census(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error {
+		c1 := newCluster("cluster-1", at(1))
+		c2 := newCluster("cluster-2", at(2))
+		c2.State = "UNINITIALIZED"
+		c3 := newCluster("cluster-3", at(3))
+		c3.Account = acctB
+		c4 := newCluster("cluster-4", at(4))
+		c4.Region = region2
+		for _, c := range []store.Cluster{c1, c2, c3, c4} {
+			noErr(t, "InsertCluster "+c.ID, tx.InsertCluster(c))
+		}
+		deleting := newHSM("hsm-3", "cluster-1", at(3))
+		deleting.State = "DELETE_IN_PROGRESS"
+		for _, h := range []store.HSM{newHSM("hsm-1", "cluster-1", at(1)), newHSM("hsm-2", "cluster-3", at(2)), deleting} {
+			noErr(t, "InsertHSM "+h.ID, tx.InsertHSM(h))
+		}
+		for _, b := range filterFixture() {
+			noErr(t, "InsertBackup "+b.ID, tx.InsertBackup(b))
+		}
+		return nil
+	})
+	count := func(account, region, kind, state string, n int) store.StateCount {
+		return store.StateCount{Account: account, Region: region, Kind: kind, State: state, Count: n}
+	}
+	want := []store.StateCount{
+		count(acctA, region2, store.KindBackup, "READY", 1),
+		count(acctA, region2, store.KindCluster, "ACTIVE", 1),
+		count(acctA, region1, store.KindBackup, "CREATE_IN_PROGRESS", 1),
+		count(acctA, region1, store.KindBackup, "DELETED", 1),
+		count(acctA, region1, store.KindBackup, "PENDING_DELETION", 1),
+		count(acctA, region1, store.KindBackup, "READY", 3),
+		count(acctA, region1, store.KindCluster, "ACTIVE", 1),
+		count(acctA, region1, store.KindCluster, "UNINITIALIZED", 1),
+		count(acctA, region1, store.KindHSM, "ACTIVE", 1),
+		count(acctA, region1, store.KindHSM, "DELETE_IN_PROGRESS", 1),
+		count(acctB, region1, store.KindBackup, "READY", 1),
+		count(acctB, region1, store.KindCluster, "ACTIVE", 1),
+		count(acctB, region1, store.KindHSM, "ACTIVE", 1),
+	}
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.Census()
+		noErr(t, "Census", err)
+		equal(t, "Census", got, want)
+		return nil
+	})
+}

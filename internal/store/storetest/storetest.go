@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		identityTests(),
 		eventTests(),
 		countTests(),
+		censusTests(),
 		resetTests(),
 		concurrencyTests(),
 	}
