@@ -1617,6 +1617,309 @@ func (v *UntagResourceResponse) AppendJSON(b []byte) []byte {
 	return closeObject(b)
 }
 
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *Backup) AppendResourceIDs(ids []string) []string {
+	if v.BackupArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.BackupArn))
+	}
+	if v.BackupId != nil {
+		ids = appendResourceID(ids, *v.BackupId)
+	}
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	if v.SourceBackup != nil {
+		ids = appendResourceID(ids, *v.SourceBackup)
+	}
+	if v.SourceCluster != nil {
+		ids = appendResourceID(ids, *v.SourceCluster)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *Cluster) AppendResourceIDs(ids []string) []string {
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	for i := range v.Hsms {
+		ids = v.Hsms[i].AppendResourceIDs(ids)
+	}
+	if v.SourceBackupId != nil {
+		ids = appendResourceID(ids, *v.SourceBackupId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *CopyBackupToRegionRequest) AppendResourceIDs(ids []string) []string {
+	if v.BackupId != nil {
+		ids = appendResourceID(ids, *v.BackupId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *CopyBackupToRegionResponse) AppendResourceIDs(ids []string) []string {
+	if v.DestinationBackup != nil {
+		ids = v.DestinationBackup.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *CreateClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v.SourceBackupId != nil {
+		ids = appendResourceID(ids, arnResource(*v.SourceBackupId))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *CreateClusterResponse) AppendResourceIDs(ids []string) []string {
+	if v.Cluster != nil {
+		ids = v.Cluster.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *CreateHsmRequest) AppendResourceIDs(ids []string) []string {
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *CreateHsmResponse) AppendResourceIDs(ids []string) []string {
+	if v.Hsm != nil {
+		ids = v.Hsm.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DeleteBackupRequest) AppendResourceIDs(ids []string) []string {
+	if v.BackupId != nil {
+		ids = appendResourceID(ids, *v.BackupId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DeleteBackupResponse) AppendResourceIDs(ids []string) []string {
+	if v.Backup != nil {
+		ids = v.Backup.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DeleteClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DeleteClusterResponse) AppendResourceIDs(ids []string) []string {
+	if v.Cluster != nil {
+		ids = v.Cluster.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DeleteHsmRequest) AppendResourceIDs(ids []string) []string {
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	if v.HsmId != nil {
+		ids = appendResourceID(ids, *v.HsmId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DeleteHsmResponse) AppendResourceIDs(ids []string) []string {
+	if v.HsmId != nil {
+		ids = appendResourceID(ids, *v.HsmId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DeleteResourcePolicyRequest) AppendResourceIDs(ids []string) []string {
+	if v.ResourceArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DeleteResourcePolicyResponse) AppendResourceIDs(ids []string) []string {
+	if v.ResourceArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DescribeBackupsRequest) AppendResourceIDs(ids []string) []string {
+	ids = appendFilterResourceIDs(ids, v.Filters)
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DescribeBackupsResponse) AppendResourceIDs(ids []string) []string {
+	for i := range v.Backups {
+		ids = v.Backups[i].AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DescribeClustersRequest) AppendResourceIDs(ids []string) []string {
+	ids = appendFilterResourceIDs(ids, v.Filters)
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DescribeClustersResponse) AppendResourceIDs(ids []string) []string {
+	for i := range v.Clusters {
+		ids = v.Clusters[i].AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *DestinationBackup) AppendResourceIDs(ids []string) []string {
+	if v.SourceBackup != nil {
+		ids = appendResourceID(ids, *v.SourceBackup)
+	}
+	if v.SourceCluster != nil {
+		ids = appendResourceID(ids, *v.SourceCluster)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *GetResourcePolicyRequest) AppendResourceIDs(ids []string) []string {
+	if v.ResourceArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *Hsm) AppendResourceIDs(ids []string) []string {
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	if v.HsmId != nil {
+		ids = appendResourceID(ids, *v.HsmId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *InitializeClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *ListTagsRequest) AppendResourceIDs(ids []string) []string {
+	if v.ResourceId != nil {
+		ids = appendResourceID(ids, *v.ResourceId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *ModifyBackupAttributesRequest) AppendResourceIDs(ids []string) []string {
+	if v.BackupId != nil {
+		ids = appendResourceID(ids, *v.BackupId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *ModifyBackupAttributesResponse) AppendResourceIDs(ids []string) []string {
+	if v.Backup != nil {
+		ids = v.Backup.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *ModifyClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *ModifyClusterResponse) AppendResourceIDs(ids []string) []string {
+	if v.Cluster != nil {
+		ids = v.Cluster.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *PutResourcePolicyRequest) AppendResourceIDs(ids []string) []string {
+	if v.ResourceArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *PutResourcePolicyResponse) AppendResourceIDs(ids []string) []string {
+	if v.ResourceArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *RestoreBackupRequest) AppendResourceIDs(ids []string) []string {
+	if v.BackupId != nil {
+		ids = appendResourceID(ids, *v.BackupId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *RestoreBackupResponse) AppendResourceIDs(ids []string) []string {
+	if v.Backup != nil {
+		ids = v.Backup.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *TagResourceRequest) AppendResourceIDs(ids []string) []string {
+	if v.ResourceId != nil {
+		ids = appendResourceID(ids, *v.ResourceId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+func (v *UntagResourceRequest) AppendResourceIDs(ids []string) []string {
+	if v.ResourceId != nil {
+		ids = appendResourceID(ids, *v.ResourceId)
+	}
+	return ids
+}
+
 var (
 	patternBackupArn            = regexp.MustCompile("^(arn:aws(-(us-gov))?:cloudhsm:([a-z]{2}(-(gov|isob|iso))?-(east|west|north|south|central){1,2}-[0-9]{1}):[0-9]{12}:backup/)?backup-[2-7a-zA-Z]{11,16}$")
 	patternBackupId             = regexp.MustCompile("^backup-[2-7a-zA-Z]{11,16}$")
@@ -1637,3 +1940,57 @@ var (
 	patternTagKey               = regexp.MustCompile("^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$")
 	patternTagValue             = regexp.MustCompile("^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$")
 )
+
+// ValidBackupArn reports whether s matches the model's BackupArn pattern.
+func ValidBackupArn(s string) bool { return patternBackupArn.MatchString(s) }
+
+// ValidBackupId reports whether s matches the model's BackupId pattern.
+func ValidBackupId(s string) bool { return patternBackupId.MatchString(s) }
+
+// ValidBackupRetentionValue reports whether s matches the model's BackupRetentionValue pattern.
+func ValidBackupRetentionValue(s string) bool { return patternBackupRetentionValue.MatchString(s) }
+
+// ValidCert reports whether s matches the model's Cert pattern.
+func ValidCert(s string) bool { return patternCert.MatchString(s) }
+
+// ValidCloudHsmArn reports whether s matches the model's CloudHsmArn pattern.
+func ValidCloudHsmArn(s string) bool { return patternCloudHsmArn.MatchString(s) }
+
+// ValidClusterId reports whether s matches the model's ClusterId pattern.
+func ValidClusterId(s string) bool { return patternClusterId.MatchString(s) }
+
+// ValidEniId reports whether s matches the model's EniId pattern.
+func ValidEniId(s string) bool { return patternEniId.MatchString(s) }
+
+// ValidExternalAz reports whether s matches the model's ExternalAz pattern.
+func ValidExternalAz(s string) bool { return patternExternalAz.MatchString(s) }
+
+// ValidField reports whether s matches the model's Field pattern.
+func ValidField(s string) bool { return patternField.MatchString(s) }
+
+// ValidHsmId reports whether s matches the model's HsmId pattern.
+func ValidHsmId(s string) bool { return patternHsmId.MatchString(s) }
+
+// ValidHsmType reports whether s matches the model's HsmType pattern.
+func ValidHsmType(s string) bool { return patternHsmType.MatchString(s) }
+
+// ValidIpAddress reports whether s matches the model's IpAddress pattern.
+func ValidIpAddress(s string) bool { return patternIpAddress.MatchString(s) }
+
+// ValidNextToken reports whether s matches the model's NextToken pattern.
+func ValidNextToken(s string) bool { return patternNextToken.MatchString(s) }
+
+// ValidRegion reports whether s matches the model's Region pattern.
+func ValidRegion(s string) bool { return patternRegion.MatchString(s) }
+
+// ValidResourceId reports whether s matches the model's ResourceId pattern.
+func ValidResourceId(s string) bool { return patternResourceId.MatchString(s) }
+
+// ValidSubnetId reports whether s matches the model's SubnetId pattern.
+func ValidSubnetId(s string) bool { return patternSubnetId.MatchString(s) }
+
+// ValidTagKey reports whether s matches the model's TagKey pattern.
+func ValidTagKey(s string) bool { return patternTagKey.MatchString(s) }
+
+// ValidTagValue reports whether s matches the model's TagValue pattern.
+func ValidTagValue(s string) bool { return patternTagValue.MatchString(s) }
