@@ -1617,8 +1617,11 @@ func (v *UntagResourceResponse) AppendJSON(b []byte) []byte {
 	return closeObject(b)
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *Backup) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.BackupArn != nil {
 		ids = appendResourceID(ids, arnResource(*v.BackupArn))
 	}
@@ -1637,8 +1640,11 @@ func (v *Backup) AppendResourceIDs(ids []string) []string {
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *Cluster) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ClusterId != nil {
 		ids = appendResourceID(ids, *v.ClusterId)
 	}
@@ -1651,88 +1657,121 @@ func (v *Cluster) AppendResourceIDs(ids []string) []string {
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *CopyBackupToRegionRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.BackupId != nil {
 		ids = appendResourceID(ids, *v.BackupId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *CopyBackupToRegionResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.DestinationBackup != nil {
 		ids = v.DestinationBackup.AppendResourceIDs(ids)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *CreateClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.SourceBackupId != nil {
 		ids = appendResourceID(ids, arnResource(*v.SourceBackupId))
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *CreateClusterResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.Cluster != nil {
 		ids = v.Cluster.AppendResourceIDs(ids)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *CreateHsmRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ClusterId != nil {
 		ids = appendResourceID(ids, *v.ClusterId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *CreateHsmResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.Hsm != nil {
 		ids = v.Hsm.AppendResourceIDs(ids)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DeleteBackupRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.BackupId != nil {
 		ids = appendResourceID(ids, *v.BackupId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DeleteBackupResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.Backup != nil {
 		ids = v.Backup.AppendResourceIDs(ids)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DeleteClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ClusterId != nil {
 		ids = appendResourceID(ids, *v.ClusterId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DeleteClusterResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.Cluster != nil {
 		ids = v.Cluster.AppendResourceIDs(ids)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DeleteHsmRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ClusterId != nil {
 		ids = appendResourceID(ids, *v.ClusterId)
 	}
@@ -1742,60 +1781,84 @@ func (v *DeleteHsmRequest) AppendResourceIDs(ids []string) []string {
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DeleteHsmResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.HsmId != nil {
 		ids = appendResourceID(ids, *v.HsmId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DeleteResourcePolicyRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ResourceArn != nil {
 		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DeleteResourcePolicyResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ResourceArn != nil {
 		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DescribeBackupsRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	ids = appendFilterResourceIDs(ids, v.Filters)
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DescribeBackupsResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	for i := range v.Backups {
 		ids = v.Backups[i].AppendResourceIDs(ids)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DescribeClustersRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	ids = appendFilterResourceIDs(ids, v.Filters)
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DescribeClustersResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	for i := range v.Clusters {
 		ids = v.Clusters[i].AppendResourceIDs(ids)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *DestinationBackup) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.SourceBackup != nil {
 		ids = appendResourceID(ids, *v.SourceBackup)
 	}
@@ -1805,16 +1868,22 @@ func (v *DestinationBackup) AppendResourceIDs(ids []string) []string {
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *GetResourcePolicyRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ResourceArn != nil {
 		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *Hsm) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ClusterId != nil {
 		ids = appendResourceID(ids, *v.ClusterId)
 	}
@@ -1824,96 +1893,132 @@ func (v *Hsm) AppendResourceIDs(ids []string) []string {
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *InitializeClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ClusterId != nil {
 		ids = appendResourceID(ids, *v.ClusterId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *ListTagsRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ResourceId != nil {
 		ids = appendResourceID(ids, *v.ResourceId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *ModifyBackupAttributesRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.BackupId != nil {
 		ids = appendResourceID(ids, *v.BackupId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *ModifyBackupAttributesResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.Backup != nil {
 		ids = v.Backup.AppendResourceIDs(ids)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *ModifyClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ClusterId != nil {
 		ids = appendResourceID(ids, *v.ClusterId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *ModifyClusterResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.Cluster != nil {
 		ids = v.Cluster.AppendResourceIDs(ids)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *PutResourcePolicyRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ResourceArn != nil {
 		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *PutResourcePolicyResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ResourceArn != nil {
 		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *RestoreBackupRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.BackupId != nil {
 		ids = appendResourceID(ids, *v.BackupId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *RestoreBackupResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.Backup != nil {
 		ids = v.Backup.AppendResourceIDs(ids)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *TagResourceRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ResourceId != nil {
 		ids = appendResourceID(ids, *v.ResourceId)
 	}
 	return ids
 }
 
-// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
 func (v *UntagResourceRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
 	if v.ResourceId != nil {
 		ids = appendResourceID(ids, *v.ResourceId)
 	}

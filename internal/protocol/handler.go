@@ -4,7 +4,8 @@
 //
 // One request goes: path and method → body (capped at MaxBodyBytes) → caller identity
 // (identity.Resolver, stored in the context with identity.WithCaller) → X-Amz-Target →
-// JSON decoding into the typed input → api.Invoke (validation, then the operation) → JSON out.
+// JSON decoding into the typed input → api.Invoke (validation, then the operation) → JSON out →
+// the request history (history.go), when the server keeps one.
 // Every failure on that way is an error value written by one function, writeError, as
 // {"__type": <name>, "message": <text>} with the X-Amzn-ErrorType header; every response carries
 // x-amzn-RequestId.
@@ -31,6 +32,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 )
 
@@ -63,7 +65,7 @@ const (
 // logger receives internal failures (with their cause, stack for panics, and request id) at
 // Error level and other outcomes at Debug level; nil discards them. newRequestID makes the
 // x-amzn-RequestId of each response; nil means uuid.NewString. Options add fault injection
-// (WithFaults).
+// (WithFaults) and the request history (WithRecorder).
 func NewHandler(svc api.Service, ids identity.Resolver, logger *slog.Logger, newRequestID func() string, opts ...Option) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -86,22 +88,28 @@ type handler struct {
 	operations   map[string]bool // the service's operation names
 	faults       Faults          // nil: no fault injection
 	buffers      bufferPool      // response bodies
+	recorder     Recorder        // nil: no request history (history.go)
+	clock        clock.Clock     // times the history; set with recorder
 }
 
-// ServeHTTP handles one request; every outcome leaves through writeResult or writeError.
+// ServeHTTP handles one request; every outcome leaves through writeResult or writeError, and is
+// then recorded in the request history.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := h.newRequestID()
 	w.Header().Set(headerRequestID, reqID)
-	op, out, err := h.serve(w, r)
+	x := h.startExchange(r) // history.go; nil when not recorded
+	op, out, err := h.serve(w, r, x)
 	if err != nil {
 		h.writeError(w, r, reqID, op, err)
-		return
+	} else {
+		h.writeResult(w, r, reqID, op, out)
 	}
-	h.writeResult(w, r, reqID, op, out)
+	h.record(x, w, reqID, op, out)
 }
 
-// serve runs the request and returns the operation name (once known) and its output.
-func (h *handler) serve(w http.ResponseWriter, r *http.Request) (op string, out any, err error) {
+// serve runs the request and returns the operation name (once known) and its output; x, when
+// not nil, learns the caller and the input on the way.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, x *exchange) (op string, out any, err error) {
 	if r.URL.Path != "/" {
 		return "", nil, &pathError{api.Errorf(api.CodeUnknownOperation,
 			"No API at path '%s': the CloudHSM v2 API is POST / with an X-Amz-Target header", api.Clip(r.URL.Path))}
@@ -123,7 +131,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) (op string, out 
 	if err != nil {
 		return "", nil, err
 	}
-	ctx := identity.WithCaller(r.Context(), caller)
+	ctx := x.identified(identity.WithCaller(r.Context(), caller), caller)
 
 	op, err = operationOf(r.Header.Get(headerTarget))
 	if err != nil {
@@ -132,7 +140,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) (op string, out 
 	if err := h.injectFault(ctx, op); err != nil { // faults.go: before the operation runs
 		return op, nil, err
 	}
-	out, err = h.invoke(ctx, op, body)
+	out, err = h.invoke(ctx, op, body, x)
 	if errors.Is(err, api.ErrUnknownOperation) {
 		return op, nil, api.Errorf(api.CodeUnknownOperation, "Unknown operation '%s%s'", TargetPrefix, api.Clip(op))
 	}
@@ -172,8 +180,8 @@ func operationOf(target string) (string, error) {
 }
 
 // invoke decodes, validates and runs op, turning a panic in the service into an internal failure
-// that keeps the stack for the log.
-func (h *handler) invoke(ctx context.Context, op string, body []byte) (out any, err error) {
+// that keeps the stack for the log; x, when not nil, notes the input.
+func (h *handler) invoke(ctx context.Context, op string, body []byte, x *exchange) (out any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler { // net/http's own way to abort a response
@@ -182,7 +190,10 @@ func (h *handler) invoke(ctx context.Context, op string, body []byte) (out any, 
 			err = api.InternalFailure(&panicError{value: p, stack: debug.Stack()})
 		}
 	}()
-	return api.Invoke(ctx, h.svc, op, func(in any) error { return decodeInput(body, in) })
+	return api.Invoke(ctx, h.svc, op, func(in any) error {
+		x.decoding(in)
+		return decodeInput(body, in)
+	})
 }
 
 // jsonAppender is an output that writes its own JSON: every output shape of package api does

@@ -93,6 +93,7 @@ func (s *Service) update(ctx context.Context, fn op) error {
 		if err != nil {
 			return err
 		}
+		api.NoteOperationTime(ctx, now) // for the request history
 		if err := s.life.Settle(tx, now); err != nil {
 			return err
 		}
@@ -116,6 +117,7 @@ func (s *Service) read(ctx context.Context, fn op) error {
 		if err != nil {
 			return err
 		}
+		api.NoteOperationTime(ctx, now) // for the request history
 		due, err := s.life.NeedsSettle(tx, now)
 		if err != nil {
 			return err

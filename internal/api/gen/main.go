@@ -378,8 +378,8 @@ func (g *generator) namesResources(target string) bool {
 func (g *generator) genAppendResourceIDs(id string) {
 	s := g.shape(id)
 	name := local(id)
-	g.p("// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID).\n")
-	g.p("func (v *%s) AppendResourceIDs(ids []string) []string {\n", name)
+	g.p("// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.\n")
+	g.p("func (v *%s) AppendResourceIDs(ids []string) []string {\nif v == nil {\nreturn ids\n}\n", name)
 	for _, mname := range g.memberOrder(id) {
 		field := "v." + mname
 		target := s.Members[mname].Target
