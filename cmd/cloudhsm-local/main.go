@@ -8,6 +8,7 @@
 //	cloudhsm-local take-backup CLUSTER_ID [--count N]  back up an ACTIVE cluster now (N times)
 //	cloudhsm-local reset                   empty the store
 //	cloudhsm-local faults [list | clear | add --operation OP ...]  fault injection
+//	cloudhsm-local requests [--operation OP ...]  the most recent API calls, newest first
 //
 // Every flag has an environment twin: --store is CLOUDHSM_LOCAL_STORE, --auto-activate is
 // CLOUDHSM_LOCAL_AUTO_ACTIVATE, and so on. Flags win over the environment.
@@ -31,6 +32,7 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
@@ -58,6 +60,8 @@ const usage = `usage:
   cloudhsm-local faults [list | clear]      list or remove the fault-injection rules
   cloudhsm-local faults add --operation OP [--error NAME] [--latency D] [--probability P | --count N]
                                             add one (or: faults add '{"operation":...}')
+  cloudhsm-local requests [--operation OP] [--account ID] [--region R] [--error NAME|*] [--limit N]
+                                            the most recent API calls, newest first
 Admin subcommands take --endpoint (CLOUDHSM_LOCAL_ENDPOINT, default http://127.0.0.1:4580)
 and, for a server in strict mode, --admin-token (CLOUDHSM_LOCAL_ADMIN_TOKEN).
 `
@@ -76,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = serve(ctx, args, getenv, stderr)
 	case "health", "clock", "activate", "take-backup", "reset", "faults":
 		err = adminCommand(ctx, cmd, args, getenv, stdout, stderr)
+	case "requests":
+		err = requestsCommand(ctx, args, getenv, stdout, stderr) // requests.go
 	case "help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -142,6 +148,7 @@ type serveFlags struct {
 	autoActivate                                        bool
 	maxClusters, maxHSMs                                int
 	auth, credentials, adminToken                       string
+	history                                             int
 }
 
 // serveConfig is what the serve flags and their environment twins decide.
@@ -174,6 +181,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&f.auth, "auth", authPermissive, "permissive (signatures not checked) or sigv4 (strict: verify against --credentials)")
 	fs.StringVar(&f.credentials, "credentials", "", "credentials file of --auth sigv4 (JSON list; reloaded on SIGHUP)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token the admin API requires (needed with --auth sigv4); prefer the environment twin")
+	fs.IntVar(&f.history, "history", history.DefaultCapacity, fmt.Sprintf("how many API requests this process keeps for GET /_cloudhsm-local/requests (up to %d; 0 turns it off)", history.MaxCapacity))
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return serveConfig{}, err
 	}
@@ -194,6 +202,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 	if f.maxClusters < 1 || f.maxHSMs < 1 {
 		return serveConfig{}, usagef("--max-clusters and --max-hsms must be at least 1, got %d and %d", f.maxClusters, f.maxHSMs)
+	}
+	if f.history < 0 || f.history > history.MaxCapacity {
+		return serveConfig{}, usagef("--history must be from 0 (off) to %d requests, got %d", history.MaxCapacity, f.history)
 	}
 
 	life.DefaultDelay, life.PendingDeletion, life.Tombstone, life.AutoActivate = f.delay, f.pendingDeletion, f.tombstone, f.autoActivate
@@ -218,7 +229,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return serveConfig{addr: f.addr, credentials: f.credentials, server: server.Config{
 		Store: f.store, Durability: durability, DefaultRegion: f.region, Lifecycle: life, Service: svcCfg, Logger: logger,
-		Verifier: verifier, AdminToken: f.adminToken,
+		Verifier: verifier, AdminToken: f.adminToken, History: f.history,
 	}}, nil
 }
 

@@ -1,6 +1,6 @@
 // Package admin is the emulator's own front door, under /_cloudhsm-local/: health, the virtual
-// clock, cluster activation, on-demand backups, reset and fault injection (BEHAVIOUR.md §9), plus
-// the client the cloudhsm-local subcommands use to call it.
+// clock, cluster activation, on-demand backups, reset, fault injection and the request history
+// (BEHAVIOUR.md §9), plus the client the cloudhsm-local subcommands use to call it.
 //
 // It speaks plain JSON over HTTP and delegates every action to the service; it must never hold
 // state or apply rules of its own.
@@ -90,7 +90,7 @@ const maxBody = 64 << 10
 const MaxClockMove = 10 * 366 * 24 * time.Hour
 
 // NewHandler returns the admin API handler; version is reported by health. Options add the
-// fault endpoints (WithFaults).
+// fault endpoints (WithFaults) and the request history (WithHistory).
 func NewHandler(svc Actions, version string, logger *slog.Logger, opts ...Option) http.Handler {
 	h := &handler{svc: svc, version: version, log: logger}
 	for _, opt := range opts {
@@ -103,7 +103,8 @@ func NewHandler(svc Actions, version string, logger *slog.Logger, opts ...Option
 	mux.HandleFunc("POST "+Prefix+"clusters/{id}/activate", h.wrap(h.activate))
 	mux.HandleFunc("POST "+Prefix+"clusters/{id}/backups", h.wrap(h.takeBackup))
 	mux.HandleFunc("POST "+Prefix+"reset", h.wrap(h.reset))
-	h.faultRoutes(mux) // faults.go
+	h.faultRoutes(mux)    // faults.go
+	h.requestsRoutes(mux) // requests.go
 	mux.HandleFunc(Prefix, h.wrap(func(*http.Request) (any, error) {
 		return nil, statusError{http.StatusNotFound, "no such admin endpoint; see BEHAVIOUR.md §9"}
 	}))
@@ -114,7 +115,8 @@ type handler struct {
 	svc     Actions
 	version string
 	log     *slog.Logger
-	faults  Faults // nil: the fault endpoints answer 404
+	faults  Faults  // nil: the fault endpoints answer 404
+	history History // nil: the request history is off (requests.go)
 }
 
 // statusError is an admin error with its HTTP status.
@@ -240,6 +242,7 @@ func (h *handler) reset(r *http.Request) (any, error) {
 	if err := h.svc.Reset(r.Context()); err != nil {
 		return nil, err
 	}
+	h.clearHistory()
 	return map[string]string{"status": "reset"}, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/protocol"
@@ -63,6 +64,9 @@ type Config struct {
 	Faults *faults.Set `json:"-"`
 	// HTTP bounds connections (timeouts, header size); zero fields take DefaultHTTPLimits.
 	HTTP HTTPLimits
+	// History is how many API requests the request history keeps, in this process only
+	// (GET /_cloudhsm-local/requests), up to history.MaxCapacity; 0 turns it off.
+	History int
 }
 
 // Server is an assembled cloudhsm-local.
@@ -103,8 +107,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Faults == nil {
 		cfg.Faults = faults.New(nil)
 	}
-	mux.Handle(admin.Prefix, admin.RequireToken(cfg.AdminToken, admin.NewHandler(svc, Version, cfg.Logger, admin.WithFaults(cfg.Faults))))
-	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil, protocol.WithFaults(cfg.Faults)))
+	adminOpts, apiOpts := []admin.Option{admin.WithFaults(cfg.Faults)}, []protocol.Option{protocol.WithFaults(cfg.Faults)}
+	if cfg.History != 0 {
+		ring, err := history.New(cfg.History)
+		if err != nil {
+			return nil, errors.Join(err, st.Close())
+		}
+		adminOpts, apiOpts = append(adminOpts, admin.WithHistory(ring)), append(apiOpts, protocol.WithRecorder(ring, cfg.Clock))
+	}
+	mux.Handle(admin.Prefix, admin.RequireToken(cfg.AdminToken, admin.NewHandler(svc, Version, cfg.Logger, adminOpts...)))
+	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil, apiOpts...))
 	return &Server{store: st, handler: mux, log: cfg.Logger, limits: cfg.HTTP.orDefaults()}, nil
 }
 
