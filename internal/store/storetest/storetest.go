@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		eventTests(),
 		resetTests(),
 		concurrencyTests(),
+		snapshotTests(),
 	}
 	for _, group := range groups {
 		for _, tc := range group {
