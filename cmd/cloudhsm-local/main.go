@@ -9,6 +9,8 @@
 //	cloudhsm-local reset                   empty the store
 //	cloudhsm-local faults [list | clear | add --operation OP ...]  fault injection
 //	cloudhsm-local requests [--operation OP ...]  the most recent API calls, newest first
+//	cloudhsm-local export [--out FILE]     the whole state as one JSON document
+//	cloudhsm-local import FILE [--replace] load such a document
 //
 // Every flag has an environment twin: --store is CLOUDHSM_LOCAL_STORE, --auto-activate is
 // CLOUDHSM_LOCAL_AUTO_ACTIVATE, and so on. Flags win over the environment.
@@ -62,6 +64,8 @@ const usage = `usage:
                                             add one (or: faults add '{"operation":...}')
   cloudhsm-local requests [--operation OP] [--account ID] [--region R] [--error NAME|*] [--limit N]
                                             the most recent API calls, newest first
+  cloudhsm-local export [--out FILE]        the whole state as one JSON document (default stdout)
+  cloudhsm-local import FILE [--replace]    load one into an empty server, or in place of its state
 Admin subcommands take --endpoint (CLOUDHSM_LOCAL_ENDPOINT, default http://127.0.0.1:4580)
 and, for a server in strict mode, --admin-token (CLOUDHSM_LOCAL_ADMIN_TOKEN).
 `
@@ -82,6 +86,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = adminCommand(ctx, cmd, args, getenv, stdout, stderr)
 	case "requests":
 		err = requestsCommand(ctx, args, getenv, stdout, stderr) // requests.go
+	case "export":
+		err = exportCommand(ctx, args, getenv, stdout, stderr) // state.go
+	case "import":
+		err = importCommand(ctx, args, getenv, stdout, stderr) // state.go
 	case "help":
 		fmt.Fprint(stdout, usage)
 	default:
