@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 )
 
@@ -85,7 +86,7 @@ func parseRequestFilter(r *http.Request) (history.Filter, error) {
 	q := r.URL.Query()
 	for name, values := range q {
 		if !slices.Contains(requestFilters, name) {
-			return history.Filter{}, fmt.Errorf("unknown filter %q: the filters are %s", clipName(name), strings.Join(requestFilters, ", "))
+			return history.Filter{}, fmt.Errorf("unknown filter %q: the filters are %s", api.Clip(name), strings.Join(requestFilters, ", "))
 		}
 		if len(values) > 1 {
 			return history.Filter{}, fmt.Errorf("filter %s is given %d times: give it once", name, len(values))
@@ -95,7 +96,7 @@ func parseRequestFilter(r *http.Request) (history.Filter, error) {
 	if q.Has("limit") {
 		n, err := strconv.Atoi(q.Get("limit"))
 		if err != nil || n < 1 {
-			return history.Filter{}, fmt.Errorf("limit %q is not a number from 1 to %d", clipName(q.Get("limit")), history.MaxCapacity)
+			return history.Filter{}, fmt.Errorf("limit %q is not a number from 1 to %d", api.Clip(q.Get("limit")), history.MaxCapacity)
 		}
 		f.Limit = n
 	}
@@ -103,14 +104,6 @@ func parseRequestFilter(r *http.Request) (history.Filter, error) {
 		return history.Filter{}, err
 	}
 	return f, nil
-}
-
-// clipName shortens a client's text quoted in a message.
-func clipName(s string) string {
-	if len(s) > 64 {
-		return strings.ToValidUTF8(s[:64], "") + "..."
-	}
-	return s
 }
 
 // requestView is the admin API's JSON of a history.Request.

@@ -67,7 +67,8 @@ func spool() (*os.File, error) {
 	return f, nil
 }
 
-// liftDeadline removes the connection's read or write deadline for a transfer of a whole state.
+// liftDeadline removes the connection's read or write deadline for a transfer of a whole state
+// (the server's are 30 s to read a request and 60 s to answer it).
 // A connection that cannot change it (a test recorder) keeps it.
 func liftDeadline(set func(time.Time) error) {
 	_ = set(time.Time{}) // best effort: http.ErrNotSupported leaves the server's timeout in force
@@ -125,7 +126,9 @@ func (h *handler) importState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	liftDeadline(http.NewResponseController(w).SetReadDeadline)
+	rc := http.NewResponseController(w)
+	liftDeadline(rc.SetReadDeadline)
+	liftDeadline(rc.SetWriteDeadline) // the answer comes after the whole import
 	body := &bodyReader{r: r.Body}
 	if _, err := io.Copy(f, body); err != nil {
 		if body.err != nil { // the client's side, not the spool file's
