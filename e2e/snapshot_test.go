@@ -139,7 +139,7 @@ func (e *env) importState(t *testing.T, query string, doc []byte) (int, string) 
 }
 
 // storeDSN names a fresh store of a kind for t.
-func storeDSN(t *testing.T, kind string) string {
+func storeDSN(t testing.TB, kind string) string {
 	switch kind {
 	case "sqlite":
 		return "sqlite:" + filepath.Join(t.TempDir(), "state.db")
