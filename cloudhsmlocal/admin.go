@@ -60,6 +60,20 @@ func (s *Server) call(ctx context.Context, action, method, path string, body, ou
 		return fmt.Errorf("%s: %w", action, ErrClosed)
 	}
 	raw, err := s.admin.Call(ctx, method, path, body)
+	if err != nil {
+		return adminError(action, err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("cloudhsmlocal: %s: decode the answer %q: %w", action, raw, err)
+		}
+	}
+	return nil
+}
+
+// adminError is the error of an admin call: an *AdminError for a refusal, else err with what
+// was asked.
+func adminError(action string, err error) error {
 	var se *admin.StatusError
 	if errors.As(err, &se) {
 		msg := se.Message
@@ -68,15 +82,7 @@ func (s *Server) call(ctx context.Context, action, method, path string, body, ou
 		}
 		return &AdminError{Action: action, StatusCode: se.StatusCode, Message: msg}
 	}
-	if err != nil {
-		return fmt.Errorf("cloudhsmlocal: %s: %w", action, err)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("cloudhsmlocal: %s: decode the answer %q: %w", action, raw, err)
-		}
-	}
-	return nil
+	return fmt.Errorf("cloudhsmlocal: %s: %w", action, err)
 }
 
 // Now returns the virtual time: wall time plus how far the clock was moved.

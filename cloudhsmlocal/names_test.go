@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 )
 
@@ -21,5 +22,8 @@ func TestNamesMatchTheServer(t *testing.T) {
 	}
 	if AnyOperation != faults.AnyOperation {
 		t.Errorf("AnyOperation is %q, the fault rules' %q", AnyOperation, faults.AnyOperation)
+	}
+	if AnyError != history.AnyError {
+		t.Errorf("AnyError is %q, the request history's %q", AnyError, history.AnyError)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
@@ -78,6 +79,10 @@ type Options struct {
 
 	// Logger receives the server's warnings and request failures; nil discards them.
 	Logger *slog.Logger
+
+	// History is how many API requests the server keeps for Server.Requests (the request
+	// history, like --history): 0 means 1,000, a negative value turns it off; at most 10,000.
+	History int
 }
 
 // Transition names a timed state change whose delay Options.Delays can set; the names are
@@ -156,6 +161,14 @@ func (o Options) resolve() (settings, error) {
 		s.addr = "127.0.0.1:0"
 	}
 	cfg := server.Config{Store: o.Store, DefaultRegion: o.Region, Logger: o.Logger, AdminToken: o.AdminToken}
+	switch {
+	case o.History == 0:
+		cfg.History = history.DefaultCapacity
+	case o.History > history.MaxCapacity:
+		return s, invalidf("History %d is over the most a server keeps (%d): use 0 for the default of %d, or a negative value to turn the history off", o.History, history.MaxCapacity, history.DefaultCapacity)
+	case o.History > 0:
+		cfg.History = o.History
+	}
 	if cfg.Store == "" {
 		cfg.Store = "memory"
 	}

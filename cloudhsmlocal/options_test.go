@@ -62,6 +62,7 @@ func TestStartRefusesBadOptions(t *testing.T) {
 		{"a missing credentials file", strict(cloudhsmlocal.Options{CredentialsFile: filepath.Join(dir, "nope.json")}), true, "CredentialsFile"},
 		{"a bad credentials file", strict(cloudhsmlocal.Options{CredentialsFile: badCredentials}), true, "bad-credentials.json: entry 1 (AKID)"},
 		{"one access key in the list and the file", strict(cloudhsmlocal.Options{Credentials: []cloudhsmlocal.Credential{good}, CredentialsFile: writeCredentials(t, dir)}), true, "access key id given twice"},
+		{"a history over the most a server keeps", cloudhsmlocal.Options{History: 10_001}, true, "History 10001 is over the most a server keeps (10000)"},
 		{"an address in use", cloudhsmlocal.Options{Addr: busy.Addr().String()}, false, "listen on " + busy.Addr().String()},
 		{"an address that is no address", cloudhsmlocal.Options{Addr: "nowhere"}, false, "listen on nowhere"},
 		{"an unreachable PostgreSQL", cloudhsmlocal.Options{Store: "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"}, false, "127.0.0.1:1"},

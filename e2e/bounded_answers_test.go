@@ -131,7 +131,7 @@ func TestWorstCaseRequestsKeepMemoryBounded(t *testing.T) {
 }
 
 // peakRSS reads the peak resident set size (VmHWM) of a process from /proc.
-func peakRSS(t *testing.T, pid int) int64 {
+func peakRSS(t testing.TB, pid int) int64 {
 	t.Helper()
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

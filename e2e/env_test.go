@@ -18,6 +18,7 @@ import (
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
@@ -66,6 +67,7 @@ func newEnv(t *testing.T, opts ...func(*options)) *env {
 	}
 	srv, err := server.New(context.Background(), server.Config{
 		Store: o.store, Durability: o.durability, DefaultRegion: "us-east-1", Lifecycle: life, Service: svc, Clock: wall,
+		History: history.DefaultCapacity, // as the binary's default
 	})
 	if err != nil {
 		t.Fatalf("start server: %v", err)

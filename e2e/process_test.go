@@ -22,7 +22,7 @@ import (
 
 // buildBinary builds cmd/cloudhsm-local into a temporary directory (without -race: the server
 // under test is the one users run).
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "cloudhsm-local")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/cloudhsm-local")
@@ -55,7 +55,7 @@ var servingAddr = regexp.MustCompile(`msg="cloudhsm-local serving" addr=(\S+)`)
 
 // startProcess runs "cloudhsm-local serve --addr 127.0.0.1:0 ARGS..." and waits until it
 // listens. The process is killed (SIGKILL, by its PID) at cleanup if still running.
-func startProcess(t *testing.T, bin string, args ...string) *process {
+func startProcess(t testing.TB, bin string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	for _, kv := range os.Environ() { // no CLOUDHSM_LOCAL_* of the caller's

@@ -25,6 +25,7 @@ import (
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
@@ -137,6 +138,7 @@ func newStrictEnv(t *testing.T, credentialsFile []byte) (*env, *lockedBuffer) {
 		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Verifier:   identity.NewVerifier(clock.Real{}, creds),
 		AdminToken: strictAdminToken,
+		History:    history.DefaultCapacity,
 	})
 	if err != nil {
 		t.Fatalf("start server: %v", err)

@@ -8,6 +8,9 @@
 //	cloudhsm-local take-backup CLUSTER_ID [--count N]  back up an ACTIVE cluster now (N times)
 //	cloudhsm-local reset [--clock]         empty the store (and return the clock to real time)
 //	cloudhsm-local faults [list | clear | add --operation OP ...]  fault injection
+//	cloudhsm-local requests [--operation OP ...]  the most recent API calls, newest first
+//	cloudhsm-local export [--out FILE]     the whole state as one JSON document
+//	cloudhsm-local import FILE [--replace] load such a document
 //	cloudhsm-local version                 the module version and commit it was built from
 //
 // Every flag has an environment twin: --store is CLOUDHSM_LOCAL_STORE, --auto-activate is
@@ -33,6 +36,7 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
@@ -60,6 +64,10 @@ const usage = `usage:
   cloudhsm-local faults [list | clear]      list or remove the fault-injection rules
   cloudhsm-local faults add --operation OP [--error NAME] [--latency D] [--probability P | --count N]
                                             add one (or: faults add '{"operation":...}')
+  cloudhsm-local requests [--operation OP] [--account ID] [--region R] [--error NAME|*] [--limit N]
+                                            the most recent API calls, newest first
+  cloudhsm-local export [--out FILE]        the whole state as one JSON document (default stdout)
+  cloudhsm-local import FILE [--replace]    load one into an empty server, or in place of its state
   cloudhsm-local version                    the version and commit it was built from (also --version)
   cloudhsm-local help                       this list (also -h, --help)
 Admin subcommands take --endpoint (CLOUDHSM_LOCAL_ENDPOINT, default http://127.0.0.1:4580)
@@ -80,6 +88,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = serve(ctx, args, getenv, stderr)
 	case "health", "clock", "activate", "take-backup", "reset", "faults":
 		err = adminCommand(ctx, cmd, args, getenv, stdout, stderr)
+	case "requests":
+		err = requestsCommand(ctx, args, getenv, stdout, stderr) // requests.go
+	case "export":
+		err = exportCommand(ctx, args, getenv, stdout, stderr) // state.go
+	case "import":
+		err = importCommand(ctx, args, getenv, stdout, stderr) // state.go
 	case "help":
 		fmt.Fprint(stdout, usage)
 	case "version":
@@ -149,6 +163,7 @@ type serveFlags struct {
 	autoActivate                                        bool
 	maxClusters, maxHSMs                                int
 	auth, credentials, adminToken                       string
+	history                                             int
 }
 
 // serveConfig is what the serve flags and their environment twins decide.
@@ -182,6 +197,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&f.auth, "auth", authPermissive, "permissive (signatures not checked) or sigv4 (strict: verify against --credentials)")
 	fs.StringVar(&f.credentials, "credentials", "", "credentials file of --auth sigv4 (JSON list; reloaded on SIGHUP)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token the admin API requires (needed with --auth sigv4); prefer the environment twin")
+	fs.IntVar(&f.history, "history", history.DefaultCapacity, fmt.Sprintf("how many API requests this process keeps for GET /_cloudhsm-local/requests (up to %d; 0 turns it off)", history.MaxCapacity))
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return serveConfig{}, err
 	}
@@ -202,6 +218,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 	if f.maxClusters < 1 || f.maxHSMs < 1 {
 		return serveConfig{}, usagef("--max-clusters and --max-hsms must be at least 1, got %d and %d", f.maxClusters, f.maxHSMs)
+	}
+	if f.history < 0 || f.history > history.MaxCapacity {
+		return serveConfig{}, usagef("--history must be from 0 (off) to %d requests, got %d", history.MaxCapacity, f.history)
 	}
 
 	life.DefaultDelay, life.PendingDeletion, life.Tombstone, life.AutoActivate = f.delay, f.pendingDeletion, f.tombstone, f.autoActivate
@@ -229,7 +248,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 	return serveConfig{addr: f.addr, credentials: f.credentials, server: server.Config{
 		Store: f.store, Durability: durability, DefaultRegion: f.region, Lifecycle: life, Service: svcCfg, Logger: logger,
-		Verifier: verifier, AdminToken: f.adminToken,
+		Verifier: verifier, AdminToken: f.adminToken, History: f.history,
 	}}, nil
 }
 

@@ -91,7 +91,7 @@ func TestParseServe(t *testing.T) {
 				l.Delays = map[lifecycle.Transition]time.Duration{}
 				return l
 			}(),
-			Service: service.DefaultConfig(),
+			Service: service.DefaultConfig(), History: 1000,
 		}}
 	}
 	custom := func() serveConfig {
@@ -102,6 +102,7 @@ func TestParseServe(t *testing.T) {
 		c.server.Lifecycle.Delays = map[lifecycle.Transition]time.Duration{lifecycle.BackupCreate: 5 * time.Second, lifecycle.HSMCreate: time.Minute}
 		c.server.Lifecycle.PendingDeletion, c.server.Lifecycle.Tombstone, c.server.Lifecycle.AutoActivate = 48*time.Hour, time.Hour, true
 		c.server.Service.MaxClusters, c.server.Service.MaxHSMsPerCluster = 3, 2
+		c.server.History = 50
 		return c
 	}
 	tests := []struct {
@@ -115,13 +116,14 @@ func TestParseServe(t *testing.T) {
 		{"flags", []string{
 			"--addr", "127.0.0.1:0", "--store", "sqlite:/tmp/x.db", "--durability", "fsync", "--region", "eu-west-1", "--delay", "2s",
 			"--delays", "backup-create=5s, hsm-create=1m", "--pending-deletion", "48h", "--tombstone", "1h",
-			"--auto-activate", "--max-clusters", "3", "--max-hsms", "2", "--log-level", "debug",
+			"--auto-activate", "--max-clusters", "3", "--max-hsms", "2", "--log-level", "debug", "--history", "50",
 		}, nil, custom(), true},
 		{"environment twins", nil, map[string]string{
 			"CLOUDHSM_LOCAL_ADDR": "127.0.0.1:0", "CLOUDHSM_LOCAL_STORE": "sqlite:/tmp/x.db", "CLOUDHSM_LOCAL_DURABILITY": "fsync", "CLOUDHSM_LOCAL_REGION": "eu-west-1",
 			"CLOUDHSM_LOCAL_DELAY": "2s", "CLOUDHSM_LOCAL_DELAYS": "backup-create=5s,hsm-create=1m",
 			"CLOUDHSM_LOCAL_PENDING_DELETION": "48h", "CLOUDHSM_LOCAL_TOMBSTONE": "1h", "CLOUDHSM_LOCAL_AUTO_ACTIVATE": "true",
 			"CLOUDHSM_LOCAL_MAX_CLUSTERS": "3", "CLOUDHSM_LOCAL_MAX_HSMS": "2", "CLOUDHSM_LOCAL_LOG_LEVEL": "debug",
+			"CLOUDHSM_LOCAL_HISTORY": "50",
 		}, custom(), true},
 		{"a flag wins over its twin", []string{"--store", "memory"}, map[string]string{"CLOUDHSM_LOCAL_STORE": "sqlite:/elsewhere.db"}, func() serveConfig {
 			c := defaults()
@@ -195,6 +197,8 @@ func TestServeRejectsBadSettings(t *testing.T) {
 		{"negative --delay", []string{"--delay", "-1s"}, nil, "--delay: -1s is negative"},
 		{"negative --pending-deletion", []string{"--pending-deletion", "-1h"}, nil, "--pending-deletion: -1h0m0s is negative"},
 		{"zero --max-clusters", []string{"--max-clusters", "0"}, nil, "--max-clusters and --max-hsms must be at least 1"},
+		{"negative --history", []string{"--history", "-1"}, nil, "--history must be from 0 (off) to 10000 requests, got -1"},
+		{"--history over the most kept", []string{"--history", "10001"}, nil, "--history must be from 0 (off) to 10000 requests, got 10001"},
 		{"bad --log-level", []string{"--log-level", "loud"}, nil, "--log-level"},
 		{"bad --log-format", []string{"--log-format", "xml"}, nil, `--log-format: "xml" is neither text nor json`},
 		{"unknown --durability", []string{"--durability", "sometimes"}, nil, `--durability: durability "sometimes": want process or fsync`},

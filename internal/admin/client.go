@@ -31,8 +31,24 @@ func (c Client) Call(ctx context.Context, method, path string, body any) (json.R
 		}
 		in = bytes.NewReader(raw)
 	}
+	resp, err := c.Send(ctx, method, path, in)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read response of %s %s: %w", method, path, err)
+	}
+	return out, nil
+}
+
+// Send sends one admin request with body (nil for none) as it is, and returns the answer for
+// the caller to read and close: a whole state (GET and PUT state) streams both ways. A non-2xx
+// answer becomes a *StatusError carrying the server's message, its body read and closed.
+func (c Client) Send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
 	url := strings.TrimSuffix(c.Endpoint, "/") + Prefix + strings.TrimPrefix(path, "/")
-	req, err := http.NewRequestWithContext(ctx, method, url, in)
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return nil, err
 	}
@@ -48,22 +64,22 @@ func (c Client) Call(ctx context.Context, method, path string, body any) (json.R
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach cloudhsm-local at %s (is it running? set --endpoint): %w", c.Endpoint, err)
 	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return nil, fmt.Errorf("read response of %s %s: %w", method, url, err)
 	}
-	if resp.StatusCode/100 != 2 {
-		se := &StatusError{Method: method, Path: path, StatusCode: resp.StatusCode}
-		var e Error
-		if json.Unmarshal(out, &e) == nil && e.Error != "" {
-			se.Message = e.Error
-		} else {
-			se.Body = string(bytes.TrimSpace(out))
-		}
-		return nil, se
+	se := &StatusError{Method: method, Path: path, StatusCode: resp.StatusCode}
+	var e Error
+	if json.Unmarshal(out, &e) == nil && e.Error != "" {
+		se.Message = e.Error
+	} else {
+		se.Body = string(bytes.TrimSpace(out))
 	}
-	return out, nil
+	return nil, se
 }
 
 // StatusError is the error of a call the server answered with a status other than 2xx, so that

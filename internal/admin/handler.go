@@ -1,6 +1,7 @@
 // Package admin is the emulator's own front door, under /_cloudhsm-local/: health, the virtual
-// clock, cluster activation, on-demand backups, reset and fault injection (docs/BEHAVIOUR.md §9), plus
-// the client the cloudhsm-local subcommands use to call it.
+// clock, cluster activation, on-demand backups, reset, fault injection, the request history and
+// state snapshots (docs/BEHAVIOUR.md §9), plus the client the cloudhsm-local subcommands use to
+// call it.
 //
 // It speaks plain JSON over HTTP and delegates every action to the service; it must never hold
 // state or apply rules of its own.
@@ -36,6 +37,9 @@ type Actions interface {
 	Reset(ctx context.Context) error
 	ResetToRealTime(ctx context.Context) error
 	StoreKind() string
+	// ExportState and ImportState are the state snapshots of state.go.
+	ExportState(ctx context.Context, w io.Writer) error
+	ImportState(ctx context.Context, doc io.ReadSeeker, replace bool) (service.Imported, error)
 }
 
 // Health is the body of GET /_cloudhsm-local/health.
@@ -104,7 +108,7 @@ const maxBody = 64 << 10
 const MaxClockMove = 10 * 366 * 24 * time.Hour
 
 // NewHandler returns the admin API handler; version is reported by health. Options add the
-// fault endpoints (WithFaults).
+// fault endpoints (WithFaults) and the request history (WithHistory).
 func NewHandler(svc Actions, version string, logger *slog.Logger, opts ...Option) http.Handler {
 	h := &handler{svc: svc, version: version, log: logger}
 	for _, opt := range opts {
@@ -117,7 +121,9 @@ func NewHandler(svc Actions, version string, logger *slog.Logger, opts ...Option
 	mux.HandleFunc("POST "+Prefix+"clusters/{id}/activate", h.wrap(h.activate))
 	mux.HandleFunc("POST "+Prefix+"clusters/{id}/backups", h.wrap(h.takeBackup))
 	mux.HandleFunc("POST "+Prefix+"reset", h.wrap(h.reset))
-	h.faultRoutes(mux) // faults.go
+	h.faultRoutes(mux)    // faults.go
+	h.requestsRoutes(mux) // requests.go
+	h.stateRoutes(mux)    // state.go
 	mux.HandleFunc(Prefix, h.wrap(func(*http.Request) (any, error) {
 		return nil, statusError{http.StatusNotFound, "no such admin endpoint; see docs/BEHAVIOUR.md §9"}
 	}))
@@ -128,7 +134,8 @@ type handler struct {
 	svc     Actions
 	version string
 	log     *slog.Logger
-	faults  Faults // nil: the fault endpoints answer 404
+	faults  Faults  // nil: the fault endpoints answer 404
+	history History // nil: the request history is off (requests.go)
 }
 
 // statusError is an admin error with its HTTP status.
@@ -144,15 +151,20 @@ func (h *handler) wrap(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		out, err := fn(r)
-		status := http.StatusOK
-		if err != nil {
-			status, out = h.errorStatus(r, err), Error{Error: err.Error()}
-		}
-		body, _ := json.Marshal(out)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = w.Write(append(body, '\n'))
+		h.respond(w, r, out, err)
 	}
+}
+
+// respond writes an action's result, or its error, as JSON.
+func (h *handler) respond(w http.ResponseWriter, r *http.Request, out any, err error) {
+	status := http.StatusOK
+	if err != nil {
+		status, out = h.errorStatus(r, err), Error{Error: err.Error()}
+	}
+	body, _ := json.Marshal(out)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 func (h *handler) errorStatus(r *http.Request, err error) int {
@@ -164,6 +176,8 @@ func (h *handler) errorStatus(r *http.Request, err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, service.ErrConflict):
 		return http.StatusConflict
+	case errors.Is(err, service.ErrInvalid):
+		return http.StatusBadRequest
 	}
 	h.log.Error("admin request failed", "path", r.URL.Path, "err", err)
 	return http.StatusInternalServerError
@@ -262,6 +276,7 @@ func (h *handler) reset(r *http.Request) (any, error) {
 	if err := reset(r.Context()); err != nil {
 		return nil, err
 	}
+	h.clearHistory()
 	now, err := h.svc.VirtualNow(r.Context())
 	if err != nil {
 		return nil, err

@@ -80,7 +80,7 @@ func FuzzDecodeValidate(f *testing.F) {
 		op := ops[int(index)%len(ops)]
 		in := newInput(t, op)
 		decodeErr := api.Decode(body, in)
-		_, invokeErr := api.Invoke(context.Background(), apitest.Empty{}, op, body)
+		_, _, invokeErr := api.Invoke(context.Background(), apitest.Empty{}, op, body)
 		if decodeErr != nil {
 			checkDecodeError(t, op, body, decodeErr)
 			if !sameError(invokeErr, decodeErr) {

@@ -55,173 +55,193 @@ func OperationNames() []string {
 }
 
 // Invoke decodes body into the input of the named operation (Decode), validates it and calls
-// svc. It returns ErrUnknownOperation when name is not an operation of the service.
-func Invoke(ctx context.Context, svc Service, name string, body []byte) (any, error) {
+// svc. It returns the input as far as it was decoded (nil for an unknown operation), so that the
+// caller can tell what the request named even when it was refused, and the output. It returns
+// ErrUnknownOperation when name is not an operation of the service.
+func Invoke(ctx context.Context, svc Service, name string, body []byte) (in, out any, err error) {
 	switch name {
 	case "CopyBackupToRegion":
 		in := new(CopyBackupToRegionRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.CopyBackupToRegion(ctx, in)
+		out, err := svc.CopyBackupToRegion(ctx, in)
+		return in, out, err
 	case "CreateCluster":
 		in := new(CreateClusterRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.CreateCluster(ctx, in)
+		out, err := svc.CreateCluster(ctx, in)
+		return in, out, err
 	case "CreateHsm":
 		in := new(CreateHsmRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.CreateHsm(ctx, in)
+		out, err := svc.CreateHsm(ctx, in)
+		return in, out, err
 	case "DeleteBackup":
 		in := new(DeleteBackupRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.DeleteBackup(ctx, in)
+		out, err := svc.DeleteBackup(ctx, in)
+		return in, out, err
 	case "DeleteCluster":
 		in := new(DeleteClusterRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.DeleteCluster(ctx, in)
+		out, err := svc.DeleteCluster(ctx, in)
+		return in, out, err
 	case "DeleteHsm":
 		in := new(DeleteHsmRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.DeleteHsm(ctx, in)
+		out, err := svc.DeleteHsm(ctx, in)
+		return in, out, err
 	case "DeleteResourcePolicy":
 		in := new(DeleteResourcePolicyRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.DeleteResourcePolicy(ctx, in)
+		out, err := svc.DeleteResourcePolicy(ctx, in)
+		return in, out, err
 	case "DescribeBackups":
 		in := new(DescribeBackupsRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.DescribeBackups(ctx, in)
+		out, err := svc.DescribeBackups(ctx, in)
+		return in, out, err
 	case "DescribeClusters":
 		in := new(DescribeClustersRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.DescribeClusters(ctx, in)
+		out, err := svc.DescribeClusters(ctx, in)
+		return in, out, err
 	case "GetResourcePolicy":
 		in := new(GetResourcePolicyRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.GetResourcePolicy(ctx, in)
+		out, err := svc.GetResourcePolicy(ctx, in)
+		return in, out, err
 	case "InitializeCluster":
 		in := new(InitializeClusterRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.InitializeCluster(ctx, in)
+		out, err := svc.InitializeCluster(ctx, in)
+		return in, out, err
 	case "ListTags":
 		in := new(ListTagsRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.ListTags(ctx, in)
+		out, err := svc.ListTags(ctx, in)
+		return in, out, err
 	case "ModifyBackupAttributes":
 		in := new(ModifyBackupAttributesRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.ModifyBackupAttributes(ctx, in)
+		out, err := svc.ModifyBackupAttributes(ctx, in)
+		return in, out, err
 	case "ModifyCluster":
 		in := new(ModifyClusterRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.ModifyCluster(ctx, in)
+		out, err := svc.ModifyCluster(ctx, in)
+		return in, out, err
 	case "PutResourcePolicy":
 		in := new(PutResourcePolicyRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.PutResourcePolicy(ctx, in)
+		out, err := svc.PutResourcePolicy(ctx, in)
+		return in, out, err
 	case "RestoreBackup":
 		in := new(RestoreBackupRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.RestoreBackup(ctx, in)
+		out, err := svc.RestoreBackup(ctx, in)
+		return in, out, err
 	case "TagResource":
 		in := new(TagResourceRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.TagResource(ctx, in)
+		out, err := svc.TagResource(ctx, in)
+		return in, out, err
 	case "UntagResource":
 		in := new(UntagResourceRequest)
 		if err := Decode(body, in); err != nil {
-			return nil, err
+			return in, nil, err
 		}
 		if err := in.Validate(); err != nil {
-			return nil, err
+			return in, nil, err
 		}
-		return svc.UntagResource(ctx, in)
+		out, err := svc.UntagResource(ctx, in)
+		return in, out, err
 	}
-	return nil, ErrUnknownOperation
+	return nil, nil, ErrUnknownOperation
 }
 
 // BackupPolicy values.
@@ -1619,6 +1639,414 @@ func (v *UntagResourceResponse) AppendJSON(b []byte) []byte {
 	return closeObject(b)
 }
 
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *Backup) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.BackupArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.BackupArn))
+	}
+	if v.BackupId != nil {
+		ids = appendResourceID(ids, *v.BackupId)
+	}
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	if v.SourceBackup != nil {
+		ids = appendResourceID(ids, *v.SourceBackup)
+	}
+	if v.SourceCluster != nil {
+		ids = appendResourceID(ids, *v.SourceCluster)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *Cluster) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	for i := range v.Hsms {
+		ids = v.Hsms[i].AppendResourceIDs(ids)
+	}
+	if v.SourceBackupId != nil {
+		ids = appendResourceID(ids, *v.SourceBackupId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *CopyBackupToRegionRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.BackupId != nil {
+		ids = appendResourceID(ids, *v.BackupId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *CopyBackupToRegionResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.DestinationBackup != nil {
+		ids = v.DestinationBackup.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *CreateClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.SourceBackupId != nil {
+		ids = appendResourceID(ids, arnResource(*v.SourceBackupId))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *CreateClusterResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.Cluster != nil {
+		ids = v.Cluster.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *CreateHsmRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *CreateHsmResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.Hsm != nil {
+		ids = v.Hsm.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DeleteBackupRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.BackupId != nil {
+		ids = appendResourceID(ids, *v.BackupId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DeleteBackupResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.Backup != nil {
+		ids = v.Backup.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DeleteClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DeleteClusterResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.Cluster != nil {
+		ids = v.Cluster.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DeleteHsmRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	if v.HsmId != nil {
+		ids = appendResourceID(ids, *v.HsmId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DeleteHsmResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.HsmId != nil {
+		ids = appendResourceID(ids, *v.HsmId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DeleteResourcePolicyRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ResourceArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DeleteResourcePolicyResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ResourceArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DescribeBackupsRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	ids = appendFilterResourceIDs(ids, v.Filters)
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DescribeBackupsResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	for i := range v.Backups {
+		ids = v.Backups[i].AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DescribeClustersRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	ids = appendFilterResourceIDs(ids, v.Filters)
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DescribeClustersResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	for i := range v.Clusters {
+		ids = v.Clusters[i].AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *DestinationBackup) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.SourceBackup != nil {
+		ids = appendResourceID(ids, *v.SourceBackup)
+	}
+	if v.SourceCluster != nil {
+		ids = appendResourceID(ids, *v.SourceCluster)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *GetResourcePolicyRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ResourceArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *Hsm) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	if v.HsmId != nil {
+		ids = appendResourceID(ids, *v.HsmId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *InitializeClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *ListTagsRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ResourceId != nil {
+		ids = appendResourceID(ids, *v.ResourceId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *ModifyBackupAttributesRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.BackupId != nil {
+		ids = appendResourceID(ids, *v.BackupId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *ModifyBackupAttributesResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.Backup != nil {
+		ids = v.Backup.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *ModifyClusterRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ClusterId != nil {
+		ids = appendResourceID(ids, *v.ClusterId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *ModifyClusterResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.Cluster != nil {
+		ids = v.Cluster.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *PutResourcePolicyRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ResourceArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *PutResourcePolicyResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ResourceArn != nil {
+		ids = appendResourceID(ids, arnResource(*v.ResourceArn))
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *RestoreBackupRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.BackupId != nil {
+		ids = appendResourceID(ids, *v.BackupId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *RestoreBackupResponse) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.Backup != nil {
+		ids = v.Backup.AppendResourceIDs(ids)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *TagResourceRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ResourceId != nil {
+		ids = appendResourceID(ids, *v.ResourceId)
+	}
+	return ids
+}
+
+// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.
+func (v *UntagResourceRequest) AppendResourceIDs(ids []string) []string {
+	if v == nil {
+		return ids
+	}
+	if v.ResourceId != nil {
+		ids = appendResourceID(ids, *v.ResourceId)
+	}
+	return ids
+}
+
 var (
 	patternBackupArn            = regexp.MustCompile("^(arn:aws(-(us-gov))?:cloudhsm:([a-z]{2}(-(gov|isob|iso))?-(east|west|north|south|central){1,2}-[0-9]{1}):[0-9]{12}:backup/)?backup-[2-7a-zA-Z]{11,16}$")
 	patternBackupId             = regexp.MustCompile("^backup-[2-7a-zA-Z]{11,16}$")
@@ -1654,3 +2082,15 @@ func IsRegion(s string) bool { return patternRegion.MatchString(s) }
 
 // IsExternalAz reports whether s matches the model's ExternalAz pattern, ^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d[a-z]$.
 func IsExternalAz(s string) bool { return patternExternalAz.MatchString(s) }
+
+// IsSubnetId reports whether s matches the model's SubnetId pattern, ^subnet-[0-9a-fA-F]{8,17}$.
+func IsSubnetId(s string) bool { return patternSubnetId.MatchString(s) }
+
+// IsEniId reports whether s matches the model's EniId pattern, ^eni-[0-9a-fA-F]{8,17}$.
+func IsEniId(s string) bool { return patternEniId.MatchString(s) }
+
+// IsIpAddress reports whether s matches the model's IpAddress pattern, ^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$.
+func IsIpAddress(s string) bool { return patternIpAddress.MatchString(s) }
+
+// IsHsmType reports whether s matches the model's HsmType pattern, ^((p|)hsm[0-9][a-z.]*\.[a-zA-Z]+)$.
+func IsHsmType(s string) bool { return patternHsmType.MatchString(s) }

@@ -4,7 +4,8 @@
 //
 // One request goes: path and method → body (capped at MaxBodyBytes) → caller identity
 // (identity.Resolver, stored in the context with identity.WithCaller) → X-Amz-Target →
-// JSON decoding into the typed input → api.Invoke (validation, then the operation) → JSON out.
+// JSON decoding into the typed input → api.Invoke (validation, then the operation) → JSON out →
+// the request history (history.go), when the server keeps one.
 // Every failure on that way is an error value written by one function, writeError, as
 // {"__type": <name>, "message": <text>} with the X-Amzn-ErrorType header; every response carries
 // x-amzn-RequestId.
@@ -64,7 +65,8 @@ const (
 // logger receives internal failures (with their cause, stack for panics, and request id) at
 // Error level, and one line per request at Debug level (finish); nil discards them.
 // newRequestID makes the x-amzn-RequestId of each response; nil means uuid.NewString. Options
-// add fault injection (WithFaults) and an Observer of every request (WithObserver).
+// add fault injection (WithFaults), an Observer of every request (WithObserver) and the request
+// history (WithRecorder).
 func NewHandler(svc api.Service, ids identity.Resolver, logger *slog.Logger, newRequestID func() string, opts ...Option) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -88,16 +90,19 @@ type handler struct {
 	faults       Faults          // nil: no fault injection
 	observer     Observer        // nil: requests are only logged
 	buffers      bufferPool      // response bodies
+	recorder     Recorder        // nil: no request history (history.go)
+	clock        clock.Clock     // times the history; set with recorder
 }
 
 // ServeHTTP handles one request; every outcome leaves through writeResult or writeError, and
-// then finish (observe.go) logs and counts it.
+// then finish (observe.go) logs and counts it and record (history.go) adds it to the history.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := clock.Start()
 	reqID := h.newRequestID()
 	w.Header().Set(headerRequestID, reqID)
+	x := h.startExchange(r) // history.go; nil when not recorded
 	var caller identity.Caller
-	op, out, err := h.serve(w, r, &caller)
+	op, out, err := h.serve(w, r, &caller, x)
 	var a answer
 	if err != nil {
 		a = h.writeError(w, r, reqID, op, err)
@@ -105,11 +110,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a = h.writeResult(w, r, reqID, op, out)
 	}
 	h.finish(r, reqID, op, caller, a, start)
+	h.record(x, w, reqID, op, out)
 }
 
 // serve runs the request and returns the operation name (once known) and its output; it sets
-// *who to the caller once identified.
-func (h *handler) serve(w http.ResponseWriter, r *http.Request, who *identity.Caller) (op string, out any, err error) {
+// *who to the caller once identified, and x, when not nil, learns the caller and the input on
+// the way.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, who *identity.Caller, x *exchange) (op string, out any, err error) {
 	if r.URL.Path != "/" {
 		return "", nil, &pathError{api.Errorf(api.CodeUnknownOperation,
 			"No API at path '%s': the CloudHSM v2 API is POST / with an X-Amz-Target header", api.Clip(r.URL.Path))}
@@ -132,7 +139,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, who *identity.Ca
 		return "", nil, err
 	}
 	*who = caller
-	ctx := identity.WithCaller(r.Context(), caller)
+	ctx := x.identified(identity.WithCaller(r.Context(), caller), caller)
 
 	op, err = operationOf(r.Header.Get(headerTarget))
 	if err != nil {
@@ -141,7 +148,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, who *identity.Ca
 	if err := h.injectFault(ctx, op); err != nil { // faults.go: before the operation runs
 		return op, nil, err
 	}
-	out, err = h.invoke(ctx, op, body)
+	out, err = h.invoke(ctx, op, body, x)
 	if errors.Is(err, api.ErrUnknownOperation) {
 		return op, nil, api.Errorf(api.CodeUnknownOperation, "Unknown operation '%s%s'", TargetPrefix, api.Clip(op))
 	}
@@ -181,8 +188,8 @@ func operationOf(target string) (string, error) {
 }
 
 // invoke decodes, validates and runs op, turning a panic in the service into an internal failure
-// that keeps the stack for the log.
-func (h *handler) invoke(ctx context.Context, op string, body []byte) (out any, err error) {
+// that keeps the stack for the log; x, when not nil, notes the input.
+func (h *handler) invoke(ctx context.Context, op string, body []byte, x *exchange) (out any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler { // net/http's own way to abort a response
@@ -191,7 +198,9 @@ func (h *handler) invoke(ctx context.Context, op string, body []byte) (out any, 
 			err = api.InternalFailure(&panicError{value: p, stack: debug.Stack()})
 		}
 	}()
-	return api.Invoke(ctx, h.svc, op, body)
+	in, out, err := api.Invoke(ctx, h.svc, op, body)
+	x.decoding(in)
+	return out, err
 }
 
 // jsonAppender is an output that writes its own JSON: every output shape of package api does

@@ -26,7 +26,11 @@ func (s oneBackupService) DescribeBackups(context.Context, *api.DescribeBackupsR
 	return s.out, nil
 }
 
-func BenchmarkHandlerDescribeBackups(b *testing.B) {
+func BenchmarkHandlerDescribeBackups(b *testing.B) { benchHandlerDescribeBackups(b) }
+
+// benchHandlerDescribeBackups serves DescribeBackups of one backup through a handler made with
+// opts.
+func benchHandlerDescribeBackups(b *testing.B, opts ...Option) {
 	str := func(s string) *string { return &s }
 	never := false
 	svc := oneBackupService{out: &api.DescribeBackupsResponse{Backups: []api.Backup{{
@@ -34,7 +38,7 @@ func BenchmarkHandlerDescribeBackups(b *testing.B) {
 		BackupState: str("READY"), ClusterId: str("cluster-abcdefghijk"), HsmType: str("hsm2m.medium"), Mode: str("FIPS"),
 		CreateTimestamp: api.NewTimestamp(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), NeverExpires: &never, TagList: []api.Tag{},
 	}}}}
-	h := NewHandler(svc, identity.Resolver{DefaultRegion: "us-east-1"}, nil, func() string { return "req-1" })
+	h := NewHandler(svc, identity.Resolver{DefaultRegion: "us-east-1"}, nil, func() string { return "req-1" }, opts...)
 	auth := "AWS4-HMAC-SHA256 Credential=111122223333/20260101/us-east-1/cloudhsm/aws4_request, " +
 		"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=" + strings.Repeat("0", 64)
 	b.ReportAllocs()

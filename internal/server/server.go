@@ -22,6 +22,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/console"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/metrics"
@@ -67,6 +68,9 @@ type Config struct {
 	Faults *faults.Set `json:"-"`
 	// HTTP bounds connections (timeouts, header size); zero fields take DefaultHTTPLimits.
 	HTTP HTTPLimits
+	// History is how many API requests the request history keeps, in this process only
+	// (GET /_cloudhsm-local/requests), up to history.MaxCapacity; 0 turns it off.
+	History int
 }
 
 // Server is an assembled cloudhsm-local.
@@ -111,17 +115,29 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Faults == nil {
 		cfg.Faults = faults.New(nil)
 	}
-	mux.Handle(admin.Prefix, admin.RequireToken(cfg.AdminToken, admin.NewHandler(svc, Version, cfg.Logger, admin.WithFaults(cfg.Faults))))
-	mux.Handle("GET "+MetricsPath, admin.RequireToken(cfg.AdminToken, m.Handler()))
-	web, err := console.New(console.Config{
+	adminOpts := []admin.Option{admin.WithFaults(cfg.Faults)}
+	apiOpts := []protocol.Option{protocol.WithFaults(cfg.Faults), protocol.WithObserver(m)}
+	consoleCfg := console.Config{
 		Service: svc, Faults: cfg.Faults, AdminToken: cfg.AdminToken, Version: Version, DefaultRegion: cfg.DefaultRegion,
 		PendingDeletion: cfg.Lifecycle.PendingDeletion, Tombstone: cfg.Lifecycle.Tombstone, Clock: cfg.Clock, Logger: cfg.Logger,
-	})
+	}
+	if cfg.History != 0 {
+		ring, err := history.New(cfg.History)
+		if err != nil {
+			return nil, errors.Join(err, st.Close())
+		}
+		adminOpts = append(adminOpts, admin.WithHistory(ring))
+		apiOpts = append(apiOpts, protocol.WithRecorder(ring, cfg.Clock))
+		consoleCfg.Requests = consoleRequests{ring}
+	}
+	mux.Handle(admin.Prefix, admin.RequireToken(cfg.AdminToken, admin.NewHandler(svc, Version, cfg.Logger, adminOpts...)))
+	mux.Handle("GET "+MetricsPath, admin.RequireToken(cfg.AdminToken, m.Handler()))
+	web, err := console.New(consoleCfg)
 	if err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
 	mux.Handle(console.Prefix, web) // its own login (strict mode), not the admin API's bearer token
-	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil, protocol.WithFaults(cfg.Faults), protocol.WithObserver(m)))
+	mux.Handle("/", protocol.NewHandler(svc, ids, cfg.Logger, nil, apiOpts...))
 	return &Server{store: st, handler: mux, log: cfg.Logger, limits: cfg.HTTP.orDefaults()}, nil
 }
 

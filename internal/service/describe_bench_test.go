@@ -40,7 +40,10 @@ func benchBackupID(i int) string {
 }
 
 // benchServer seeds a SQLite file directly through the store, then serves it.
-func benchServer(b *testing.B) http.Handler {
+func benchServer(b *testing.B) http.Handler { return benchServerWith(b, 0) }
+
+// benchServerWith is benchServer keeping a request history of history requests (0: none).
+func benchServerWith(b *testing.B, history int) http.Handler {
 	b.Helper()
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "bench.db")
@@ -72,6 +75,7 @@ func benchServer(b *testing.B) http.Handler {
 	svc.MaxClusters = 1 << 30
 	srv, err := server.New(ctx, server.Config{
 		Store: "sqlite:" + path, DefaultRegion: "us-east-1", Lifecycle: lifecycle.DefaultConfig(), Service: svc,
+		History: history,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -112,6 +112,7 @@ func (s *Service) update(ctx context.Context, fn op) error {
 		if err != nil {
 			return err
 		}
+		api.NoteOperationTime(ctx, now) // for the request history
 		if err := s.life.Settle(tx, now); err != nil {
 			return err
 		}
@@ -135,6 +136,7 @@ func (s *Service) read(ctx context.Context, fn op) error {
 		if err != nil {
 			return err
 		}
+		api.NoteOperationTime(ctx, now) // for the request history
 		due, err := s.life.NeedsSettle(tx, now)
 		if err != nil {
 			return err

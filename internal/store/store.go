@@ -159,6 +159,46 @@ type Tx interface {
 
 	// Reset deletes every resource, setting and reserved ID: the store is as new.
 	Reset() error
+
+	// Snapshot reads and writes: the whole store at once, for export and import.
+	//
+	// Each of the Each methods streams every record of one kind, of every account and region,
+	// in the order it documents, calling fn once per record while it reads them: it MUST hold a
+	// bounded number of records in memory whatever the store holds. fn MUST NOT use the Tx (the
+	// backend may be in the middle of a read). The first error fn returns stops the iteration
+	// and MUST be returned unchanged. Settings are not streamed: their names are known.
+
+	// EachSubnet calls fn with every subnet, ordered by (Account, Region, ID).
+	EachSubnet(fn func(Subnet) error) error
+	// EachClusterIdentity calls fn with every recorded cluster identity, ordered by cluster ID.
+	EachClusterIdentity(fn func(clusterID string, c Certificates) error) error
+	// EachCluster calls fn with every cluster and its tags (ordered by key; nil when it has
+	// none), ordered by ID.
+	EachCluster(fn func(c Cluster, tags []Tag) error) error
+	// EachHSM calls fn with every HSM, ordered by ID.
+	EachHSM(fn func(HSM) error) error
+	// EachBackup calls fn with every backup with its Tags (ordered by key; nil when it has
+	// none), ordered by ID.
+	EachBackup(fn func(Backup) error) error
+	// EachPolicy calls fn with every resource policy with its grants in the order they were put,
+	// ordered by backup ID.
+	EachPolicy(fn func(Policy) error) error
+	// EachRetiredID calls fn with every reserved ID that no backup, cluster or HSM has — the IDs
+	// of purged resources, never to be used again — in byte order.
+	EachRetiredID(fn func(id string) error) error
+	// Empty reports whether the store holds no resource of any kind and no reserved ID
+	// (settings do not count), in one read.
+	Empty() (bool, error)
+
+	// ReserveIDs records ids as ReserveID does, many per statement. If one of them was reserved
+	// before, or comes twice, it MUST return an *IDConflictError naming the first such one;
+	// others of ids may have been recorded by then, so the caller must fail the transaction.
+	ReserveIDs(ids []string) error
+	// InsertBackups adds new backups as InsertBackup does (Version 1), each with its Tags, which
+	// must have distinct keys, many per statement. If a backup's ID exists, or comes twice, it
+	// MUST return an *IDConflictError naming the first such one; others may have been added by
+	// then, so the caller must fail the transaction.
+	InsertBackups(bs []Backup) error
 }
 
 // StateCount is one line of Tx.Census: how many resources of one kind an account holds in a
@@ -169,6 +209,18 @@ type StateCount struct {
 	State           string
 	Count           int
 }
+
+// IDConflictError is the error of a bulk write (ReserveIDs, InsertBackups) that met an ID it
+// may not write again; it matches ErrConflict.
+type IDConflictError struct {
+	// ID is the first of the batch that conflicted.
+	ID string
+}
+
+func (e *IDConflictError) Error() string { return "store: conflict: " + e.ID + " is taken" }
+
+// Unwrap makes an IDConflictError match ErrConflict.
+func (e *IDConflictError) Unwrap() error { return ErrConflict }
 
 // EventKind says what a scheduled lifecycle event is about.
 type EventKind int
@@ -205,7 +257,8 @@ type Backup struct {
 	DueAt               time.Time // next lifecycle event; zero when none
 	Version             int64
 	// Tags are the backup's tags ordered by key, as Tx.Tags returns them; only Backups with
-	// BackupQuery.WithTags fills them (nil when there are none). Writes ignore them.
+	// BackupQuery.WithTags and EachBackup fill them (nil when there are none). Writes ignore
+	// them, except InsertBackups.
 	Tags []Tag
 }
 

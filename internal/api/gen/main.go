@@ -1,6 +1,7 @@
-// Command gen writes the Go wire shapes, their validation and the output shapes' AppendJSON for
-// package api from the official CloudHSM v2 Smithy model, so that every member name, enum value
-// and constraint comes from the model and nothing is typed in by hand.
+// Command gen writes the Go wire shapes, their validation, the output shapes' AppendJSON and
+// every shape's AppendResourceIDs for package api from the official CloudHSM v2 Smithy model, so
+// that every member name, enum value and constraint comes from the model and nothing is typed in
+// by hand.
 //
 // Run it through `go generate ./internal/api`; it never touches anything but its -out file.
 package main
@@ -20,9 +21,10 @@ import (
 const namespace = "com.amazonaws.cloudhsmv2#"
 
 // matchers are the shapes whose pattern gets an exported Is<Shape> function: the identifiers
-// and names that code outside the generated validation checks (IDs in filters and ARNs, the
-// region of a credential scope, a topology file's zones), so no pattern is copied by hand.
-var matchers = []string{"BackupId", "ClusterId", "HsmId", "Region", "ExternalAz"}
+// and names that code outside the generated validation checks (IDs in filters, ARNs and
+// snapshots, the region of a credential scope, a topology file's zones), so no pattern is
+// copied by hand.
+var matchers = []string{"BackupId", "ClusterId", "HsmId", "Region", "ExternalAz", "SubnetId", "EniId", "IpAddress", "HsmType"}
 
 type shape struct {
 	Type    string                     `json:"type"`
@@ -185,6 +187,11 @@ func (g *generator) generate() ([]byte, error) {
 			g.genAppendJSON(id)
 		}
 	}
+	for _, id := range structs {
+		if (inputs[id] || outputs[id]) && g.namesResources(id) {
+			g.genAppendResourceIDs(id)
+		}
+	}
 	g.p("var (\n")
 	for _, name := range sortedKeys(g.patterns) {
 		g.p("%s = regexp.MustCompile(%q)\n", name, g.patterns[name])
@@ -216,15 +223,17 @@ func (g *generator) genOperations(ops []string) {
 	}
 	g.p("}\n}\n\n")
 	g.p(`// Invoke decodes body into the input of the named operation (Decode), validates it and calls
-// svc. It returns ErrUnknownOperation when name is not an operation of the service.
-func Invoke(ctx context.Context, svc Service, name string, body []byte) (any, error) {
+// svc. It returns the input as far as it was decoded (nil for an unknown operation), so that the
+// caller can tell what the request named even when it was refused, and the output. It returns
+// ErrUnknownOperation when name is not an operation of the service.
+func Invoke(ctx context.Context, svc Service, name string, body []byte) (in, out any, err error) {
 switch name {
 `)
 	for _, id := range ops {
 		s := g.shape(id)
-		g.p("case %q:\nin := new(%s)\nif err := Decode(body, in); err != nil {\nreturn nil, err\n}\nif err := in.Validate(); err != nil {\nreturn nil, err\n}\nreturn svc.%s(ctx, in)\n", local(id), local(s.Input.Target), local(id))
+		g.p("case %q:\nin := new(%s)\nif err := Decode(body, in); err != nil {\nreturn in, nil, err\n}\nif err := in.Validate(); err != nil {\nreturn in, nil, err\n}\nout, err := svc.%s(ctx, in)\nreturn in, out, err\n", local(id), local(s.Input.Target), local(id))
 	}
-	g.p("}\nreturn nil, ErrUnknownOperation\n}\n\n")
+	g.p("}\nreturn nil, nil, ErrUnknownOperation\n}\n\n")
 }
 
 func (g *generator) genEnum(id string) {
@@ -338,6 +347,71 @@ func (g *generator) genAppendJSON(id string) {
 		}
 	}
 	g.p("return closeObject(b)\n}\n\n")
+}
+
+// idShapes are the model's shapes whose values are the ID of a cluster, backup or HSM, and
+// arnShapes those whose values are the ARN of one (or, for BackupArn, either): what
+// AppendResourceIDs collects. The model has no trait that says so; these names are the one place
+// that does.
+var (
+	idShapes  = map[string]bool{namespace + "BackupId": true, namespace + "ClusterId": true, namespace + "HsmId": true, namespace + "ResourceId": true}
+	arnShapes = map[string]bool{namespace + "BackupArn": true, namespace + "CloudHsmArn": true}
+)
+
+// namesResources reports whether a value of shape target may hold the ID of a cluster, backup
+// or HSM: an ID or ARN shape, a map of string lists (a filter), or a structure or list with such
+// a member. Only structures that do get an AppendResourceIDs method, and only such members are
+// walked.
+func (g *generator) namesResources(target string) bool {
+	s := g.shape(target)
+	switch {
+	case idShapes[target] || arnShapes[target]:
+		return true
+	case s.Type == "structure":
+		for _, mem := range s.Members {
+			if g.namesResources(mem.Target) {
+				return true
+			}
+		}
+	case s.Type == "list":
+		return g.namesResources(s.Member.Target)
+	case s.Type == "map":
+		return g.goType(target) == "map[string][]string"
+	}
+	return false
+}
+
+// genAppendResourceIDs writes the AppendResourceIDs method of a structure: the IDs of clusters,
+// backups and HSMs its members name (idShapes and arnShapes, in member order, nested structures
+// and lists of them included) and, in a map of string lists (DescribeBackups' and
+// DescribeClusters' Filters), every value that looks like one — without reflection, for the
+// request history.
+func (g *generator) genAppendResourceIDs(id string) {
+	s := g.shape(id)
+	name := local(id)
+	g.p("// AppendResourceIDs appends the IDs of the clusters, backups and HSMs that v names (see appendResourceID); a nil v names none.\n")
+	g.p("func (v *%s) AppendResourceIDs(ids []string) []string {\nif v == nil {\nreturn ids\n}\n", name)
+	for _, mname := range g.memberOrder(id) {
+		field := "v." + mname
+		target := s.Members[mname].Target
+		ts := g.shape(target)
+		if !g.namesResources(target) {
+			continue
+		}
+		switch {
+		case idShapes[target]:
+			g.p("if %s != nil {\nids = appendResourceID(ids, *%s)\n}\n", field, field)
+		case arnShapes[target]:
+			g.p("if %s != nil {\nids = appendResourceID(ids, arnResource(*%s))\n}\n", field, field)
+		case ts.Type == "structure":
+			g.p("if %s != nil {\nids = %s.AppendResourceIDs(ids)\n}\n", field, field)
+		case ts.Type == "list" && g.shape(ts.Member.Target).Type == "structure":
+			g.p("for i := range %s {\nids = %s[i].AppendResourceIDs(ids)\n}\n", field, field)
+		case ts.Type == "map" && g.goType(target) == "map[string][]string":
+			g.p("ids = appendFilterResourceIDs(ids, %s)\n", field)
+		}
+	}
+	g.p("return ids\n}\n\n")
 }
 
 // genAppendValue writes the statement that appends the JSON of expr, a value of shape target.

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		censusTests(),
 		resetTests(),
 		concurrencyTests(),
+		snapshotTests(),
 	}
 	for _, group := range groups {
 		for _, tc := range group {
