@@ -112,7 +112,7 @@ func (f Filter) Validate() error {
 	if f.Operation != "" && !slices.Contains(api.OperationNames(), f.Operation) {
 		problems = append(problems, fmt.Sprintf("operation %q is not an operation of the API (one of %s)", api.Clip(f.Operation), strings.Join(api.OperationNames(), ", ")))
 	}
-	if f.Account != "" && !isAccount(f.Account) {
+	if f.Account != "" && !api.IsAccountID(f.Account) {
 		problems = append(problems, fmt.Sprintf("account %q is not a 12-digit account id", api.Clip(f.Account)))
 	}
 	if f.Region != "" && !api.IsRegion(f.Region) {
@@ -128,19 +128,6 @@ func (f Filter) Validate() error {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// isAccount reports whether s is 12 ASCII digits.
-func isAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // isErrorName reports whether s looks like an error name: ASCII letters ending in "Exception".

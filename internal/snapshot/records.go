@@ -289,7 +289,7 @@ func (c *checker) optionalID(member, v, shape string, valid func(string) bool) {
 
 // account checks a 12-digit account id.
 func (c *checker) account(member, v string) {
-	if c.required(member, v) && !c.memo.known("account", v, isAccount) {
+	if c.required(member, v) && !c.memo.known("account", v, api.IsAccountID) {
 		c.fail(member, "%q is not a 12-digit account id", api.Clip(v))
 	}
 }
@@ -360,19 +360,6 @@ func (c *checker) tags(resourceID string, list []tagJSON) []store.Tag {
 		c.fail("TagList", "%s", api.AsError(err).Message)
 	}
 	return out
-}
-
-// isAccount reports whether s is 12 ASCII digits.
-func isAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // Conversions to store records, checking every field. A record's identity fields come first so
