@@ -164,6 +164,7 @@ type serveFlags struct {
 	maxClusters, maxHSMs                                int
 	auth, credentials, adminToken                       string
 	history                                             int
+	seed                                                string
 }
 
 // serveConfig is what the serve flags and their environment twins decide.
@@ -198,6 +199,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&f.credentials, "credentials", "", "credentials file of --auth sigv4 (JSON list; reloaded on SIGHUP)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token the admin API requires (needed with --auth sigv4); prefer the environment twin")
 	fs.IntVar(&f.history, "history", history.DefaultCapacity, fmt.Sprintf("how many API requests this process keeps for GET /_cloudhsm-local/requests (up to %d; 0 turns it off)", history.MaxCapacity))
+	fs.StringVar(&f.seed, "seed", "", "fixture file (docs/FIXTURES.md) to build at start into an empty store; a store with resources is left as it is")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return serveConfig{}, err
 	}
@@ -246,9 +248,13 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if err != nil {
 		return serveConfig{}, err
 	}
+	seed, err := readSeed(f.seed) // state.go
+	if err != nil {
+		return serveConfig{}, err
+	}
 	return serveConfig{addr: f.addr, credentials: f.credentials, server: server.Config{
 		Store: f.store, Durability: durability, DefaultRegion: f.region, Lifecycle: life, Service: svcCfg, Logger: logger,
-		Verifier: verifier, AdminToken: f.adminToken, History: f.history,
+		Verifier: verifier, AdminToken: f.adminToken, History: f.history, Seed: seed,
 	}}, nil
 }
 
