@@ -22,26 +22,30 @@ import (
 
 var jsonBlock = regexp.MustCompile("(?s)```json\n(.*?)```")
 
-// docsFixtures returns every fixture of docs/FIXTURES.md, the complete example first.
+// docsFixtures returns every fixture in a ```json block of docs/FIXTURES.md and README.md, the
+// complete example of docs/FIXTURES.md first.
 func docsFixtures(t *testing.T) []string {
 	t.Helper()
-	md, err := os.ReadFile(filepath.Join("..", "docs", "FIXTURES.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, m := range jsonBlock.FindAllStringSubmatch(string(md), -1) {
-		if fixture.IsFixture([]byte(m[1])) {
-			out = append(out, m[1])
+	for _, file := range []string{filepath.Join("..", "docs", "FIXTURES.md"), filepath.Join("..", "README.md")} {
+		md, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(out) == 0 {
-		t.Fatal("docs/FIXTURES.md has no fixture in a ```json block")
+		found := 0
+		for _, m := range jsonBlock.FindAllStringSubmatch(string(md), -1) {
+			if fixture.IsFixture([]byte(m[1])) {
+				out, found = append(out, m[1]), found+1
+			}
+		}
+		if found == 0 {
+			t.Fatalf("%s has no fixture in a ```json block", file)
+		}
 	}
 	return out
 }
 
-// TestSeedDocsExamples: every fixture of docs/FIXTURES.md is accepted and built, through the
+// TestSeedDocsExamples: every fixture of docs/FIXTURES.md and README.md is accepted and built, through the
 // admin API, with the counts the answer reports.
 func TestSeedDocsExamples(t *testing.T) {
 	for i, doc := range docsFixtures(t) {
@@ -82,7 +86,7 @@ func TestSeedRefusesBadFixtures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := e.adminRaw(http.MethodPost, "fixture", tc.doc)
 			wantAdminError(t, status, body, http.StatusBadRequest, tc.want)
-			out, err := e.defaultClient().DescribeClusters(context.Background(), &cloudhsmv2.DescribeClustersInput{})
+			out, err := e.defaultClient().DescribeClusters(context.Background(), &cloudhsmv2.DescribeClustersInput{}, retryReads)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,7 +119,7 @@ func TestSeedServe(t *testing.T) {
 	c := e.client(account1, "us-east-1")
 	wantSeeded := func(t *testing.T) {
 		t.Helper()
-		clusters, err := c.DescribeClusters(context.Background(), &cloudhsmv2.DescribeClustersInput{})
+		clusters, err := c.DescribeClusters(context.Background(), &cloudhsmv2.DescribeClustersInput{}, retryReads)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +156,7 @@ func TestSeedServe(t *testing.T) {
 		if created := aws.ToTime(busy.CreateTimestamp); !created.Before(aws.ToTime(backups[len(backups)-1].CreateTimestamp).Add(time.Millisecond)) {
 			t.Errorf("cluster created %s, after its oldest backup", created)
 		}
-		other, err := e.client(account2, "eu-west-1").DescribeClusters(context.Background(), &cloudhsmv2.DescribeClustersInput{})
+		other, err := e.client(account2, "eu-west-1").DescribeClusters(context.Background(), &cloudhsmv2.DescribeClustersInput{}, retryReads)
 		if err != nil {
 			t.Fatal(err)
 		}
