@@ -156,6 +156,15 @@ func TestSeedServe(t *testing.T) {
 		if created := aws.ToTime(busy.CreateTimestamp); !created.Before(aws.ToTime(backups[len(backups)-1].CreateTimestamp).Add(time.Millisecond)) {
 			t.Errorf("cluster created %s, after its oldest backup", created)
 		}
+		shared := describeAll(t, e.client(account2, "us-east-1"), &cloudhsmv2.DescribeBackupsInput{Shared: aws.Bool(true)})
+		if len(shared) != 5 {
+			t.Fatalf("%s sees %d backups shared with it, want the 5 forty days old", account2, len(shared))
+		}
+		for _, b := range shared {
+			if age := now.Sub(aws.ToTime(b.CreateTimestamp)); age < 40*24*time.Hour || age > 40*24*time.Hour+time.Minute {
+				t.Errorf("shared backup %s is %s old, want 40 days", aws.ToString(b.BackupId), age)
+			}
+		}
 		other, err := e.client(account2, "eu-west-1").DescribeClusters(context.Background(), &cloudhsmv2.DescribeClustersInput{}, retryReads)
 		if err != nil {
 			t.Fatal(err)

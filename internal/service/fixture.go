@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -195,6 +196,9 @@ func (s *Service) seedCluster(tx store.Tx, where string, who identity.Caller, fc
 		if err := putTags(tx, b.ID, g.Tags); err != nil {
 			return store.Cluster{}, 0, err
 		}
+		if err := seedSharing(tx, b, g.SharedWith); err != nil {
+			return store.Cluster{}, 0, err
+		}
 	}
 	return c, *fc.Hsms, nil
 }
@@ -287,6 +291,32 @@ func putTags(tx store.Tx, id string, tags map[string]string) error {
 	}
 	if err := tx.PutTags(id, list); err != nil {
 		return fmt.Errorf("tag %s: %w", id, err)
+	}
+	return nil
+}
+
+// seedSharing does what PutResourcePolicy does on backup b with a policy that allows accounts
+// cloudhsm:CreateCluster and cloudhsm:DescribeBackups.
+func seedSharing(tx store.Tx, b store.Backup, accounts []string) error {
+	if len(accounts) == 0 {
+		return nil
+	}
+	doc, err := json.Marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{{
+			"Effect": "Allow", "Principal": map[string]any{"AWS": accounts},
+			"Action": []string{grantCreateCluster, grantDescribeBackups}, "Resource": backupARN(b),
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("share %s: %w", b.ID, err)
+	}
+	grants, err := sharePolicy(string(doc), b)
+	if err != nil {
+		return err
+	}
+	if err := tx.PutPolicy(store.Policy{BackupID: b.ID, Document: string(doc), Grants: grants}); err != nil {
+		return fmt.Errorf("put policy on %s: %w", b.ID, err)
 	}
 	return nil
 }
