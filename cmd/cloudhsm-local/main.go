@@ -11,6 +11,7 @@
 //	cloudhsm-local requests [--operation OP ...]  the most recent API calls, newest first
 //	cloudhsm-local export [--out FILE]     the whole state as one JSON document
 //	cloudhsm-local import FILE [--replace] load such a document
+//	cloudhsm-local import FIXTURE          build a hand-written fixture (docs/FIXTURES.md) into an empty server
 //	cloudhsm-local version                 the module version and commit it was built from
 //
 // Every flag has an environment twin: --store is CLOUDHSM_LOCAL_STORE, --auto-activate is
@@ -68,6 +69,7 @@ const usage = `usage:
                                             the most recent API calls, newest first
   cloudhsm-local export [--out FILE]        the whole state as one JSON document (default stdout)
   cloudhsm-local import FILE [--replace]    load one into an empty server, or in place of its state
+  cloudhsm-local import FIXTURE             build a fixture ({"Fixture":1,...}) into an empty server
   cloudhsm-local version                    the version and commit it was built from (also --version)
   cloudhsm-local help                       this list (also -h, --help)
 Admin subcommands take --endpoint (CLOUDHSM_LOCAL_ENDPOINT, default http://127.0.0.1:4580)

@@ -212,6 +212,7 @@ func TestServeRejectsBadSettings(t *testing.T) {
 		{"a missing topology file", []string{"--topology", filepath.Join(t.TempDir(), "none.json")}, nil, "read topology file"},
 		{"a missing --seed file", []string{"--seed", filepath.Join(t.TempDir(), "none.json")}, nil, "--seed: open"},
 		{"a --seed fixture refused", []string{"--seed", badSeed}, nil, "the fixture is refused: $.Clusters[0].Backups[0].Age: -1d is in the future"},
+		{"a CLOUDHSM_LOCAL_SEED fixture refused", nil, map[string]string{"CLOUDHSM_LOCAL_SEED": badSeed}, "the fixture is refused: $.Clusters[0].Backups[0].Age"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

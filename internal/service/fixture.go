@@ -169,8 +169,14 @@ func (s *Service) seedCluster(tx store.Tx, where string, who identity.Caller, fc
 		return store.Cluster{}, 0, err
 	}
 	first, err := tx.Backups(store.BackupQuery{Account: c.Account, Region: c.Region, ClusterIDs: []string{c.ID}})
-	if err != nil || len(first) != 1 {
-		return store.Cluster{}, 0, fmt.Errorf("the backup activation took (%d found): %w", len(first), err)
+	if err != nil {
+		return store.Cluster{}, 0, fmt.Errorf("backups of %s: %w", c.ID, err)
+	}
+	if len(first) != 1 && auto {
+		return store.Cluster{}, 0, fixture.Errorf(path(".Hsms"), "this server activates clusters as soon as they are INITIALIZED (--auto-activate), before HSMs added meanwhile are ACTIVE, and each of them then takes a backup: ask for 1 HSM, or a cluster-initialize delay at least the hsm-create delay")
+	}
+	if len(first) != 1 {
+		return store.Cluster{}, 0, fmt.Errorf("cluster %s has %d backups right after its activation, want the one activation took", c.ID, len(first))
 	}
 	for i, p := range plan {
 		g := fc.Backups[p.group]

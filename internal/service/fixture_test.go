@@ -14,9 +14,10 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
 )
 
-// newSeedService returns a service on a new memory store whose lifecycle has delays of its own
-// for each transition, so that the set-up of a fixture's cluster must wait for each.
-func newSeedService(t *testing.T) *service.Service {
+// newSeedService returns a service on a new memory store whose lifecycle, unless autoActivate,
+// has delays of its own for each transition, so that the set-up of a fixture's cluster must wait
+// for each; with autoActivate, it activates clusters itself and has no delays.
+func newSeedService(t *testing.T, autoActivate bool) *service.Service {
 	t.Helper()
 	st, err := sqlstore.Open(t.Context(), "memory")
 	if err != nil {
@@ -27,6 +28,9 @@ func newSeedService(t *testing.T) *service.Service {
 	life.Delays = map[lifecycle.Transition]time.Duration{
 		lifecycle.ClusterCreate: 3 * time.Minute, lifecycle.HSMCreate: 7 * time.Minute,
 		lifecycle.ClusterInitialize: 4 * time.Minute, lifecycle.BackupCreate: 2 * time.Minute,
+	}
+	if autoActivate {
+		life.Delays, life.AutoActivate = nil, true
 	}
 	wall := clock.NewManual(time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC))
 	svc := service.New(service.DefaultConfig(), st, lifecycle.New(life, wall, rand.NewChaCha8([32]byte{})))
@@ -64,7 +68,7 @@ func census(t *testing.T, svc *service.Service) map[string]int {
 // TestSeedFixture: every state a fixture asks for is built, with exactly the backups it lists,
 // even when each transition takes time.
 func TestSeedFixture(t *testing.T) {
-	svc := newSeedService(t)
+	svc := newSeedService(t, false)
 	got, err := svc.SeedFixture(t.Context(), readFixture(t, `{"Fixture":1,"Clusters":[
 		{"Name":"active","Hsms":3,"Backups":[{"Count":4,"Age":"40d"},{"Count":2,"Age":"1d","State":"PENDING_DELETION"},{"Age":"9d","State":"DELETED"}]},
 		{"Name":"empty","State":"UNINITIALIZED","Hsms":0},
@@ -95,7 +99,7 @@ func TestSeedFixture(t *testing.T) {
 // TestSeedFixtureRefused: a fixture that cannot be built, or a store that is not empty,
 // changes nothing.
 func TestSeedFixtureRefused(t *testing.T) {
-	svc := newSeedService(t)
+	svc := newSeedService(t, false)
 	_, err := svc.SeedFixture(t.Context(), readFixture(t, `{"Fixture":1,"Clusters":[
 		{"Name":"fine","Backups":[{"Count":3,"Age":"1h"}]},
 		{"Name":"young","Backups":[{"Age":"2d","State":"DELETED"}]}]}`), "us-east-1")
@@ -116,5 +120,22 @@ func TestSeedFixtureRefused(t *testing.T) {
 	}
 	if after := census(t, svc); len(after) != len(before) || after["cluster UNINITIALIZED"] != 1 {
 		t.Fatalf("a refused fixture changed the store from %v to %v", before, after)
+	}
+}
+
+// TestSeedFixtureAutoActivate: on a server that activates clusters as soon as they are
+// INITIALIZED, an ACTIVE cluster still has exactly its listed backups, and INITIALIZED is refused.
+func TestSeedFixtureAutoActivate(t *testing.T) {
+	svc := newSeedService(t, true)
+	if _, err := svc.SeedFixture(t.Context(), readFixture(t, `{"Fixture":1,"Clusters":[{"Name":"a","Hsms":2,"Backups":[{"Count":3,"Age":"2d"}]}]}`), "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	if c := census(t, svc); c["cluster ACTIVE"] != 1 || c["backup READY"] != 3 || len(c) != 3 {
+		t.Fatalf("census %v, want 1 ACTIVE cluster, 2 HSMs, 3 READY backups", c)
+	}
+	_, err := newSeedService(t, true).SeedFixture(t.Context(), readFixture(t, `{"Fixture":1,"Clusters":[{"Name":"a","State":"INITIALIZED"}]}`), "us-east-1")
+	var bad *fixture.Error
+	if !errors.As(err, &bad) || bad.Path != "$.Clusters[0].State" || !strings.Contains(bad.Problem, "--auto-activate") {
+		t.Fatalf("INITIALIZED with auto-activation: %v, want a refusal at $.Clusters[0].State", err)
 	}
 }
