@@ -184,3 +184,18 @@ func TestSeedServe(t *testing.T) {
 	c = e.client(account1, "us-east-1")
 	wantSeeded(t)
 }
+
+// TestSeedNeedsTheAdminToken: in strict mode a fixture, like the rest of the admin API, needs
+// the admin token.
+func TestSeedNeedsTheAdminToken(t *testing.T) {
+	e, _ := newStrictEnv(t, strictCredentialsFile(t, strictCreds))
+	const doc = `{"Fixture":1,"Clusters":[{"Name":"a","Account":"111122223333","Backups":[{"Count":2,"Age":"1d"}]}]}`
+	for _, auth := range []string{"", "Bearer wrong"} {
+		if status, body := e.adminWithAuth(http.MethodPost, "fixture", doc, auth); status != http.StatusUnauthorized {
+			t.Errorf("POST fixture with Authorization %q: HTTP %d %s", auth, status, body)
+		}
+	}
+	if status, body := e.adminWithAuth(http.MethodPost, "fixture", doc, "Bearer "+strictAdminToken); status != http.StatusOK {
+		t.Fatalf("POST fixture with the token: HTTP %d %s", status, body)
+	}
+}
