@@ -94,6 +94,12 @@ func (s *Service) seedCluster(tx store.Tx, where string, who identity.Caller, fc
 	if n >= s.cfg.MaxClusters {
 		return store.Cluster{}, 0, fixture.Errorf(path(""), "account %s already has %d clusters in %s, the quota (--max-clusters)", who.Account, n, who.Region)
 	}
+	if err := checkHsmType(fc.HsmType); err != nil {
+		return store.Cluster{}, 0, fixture.Errorf(path(".HsmType"), "%s", api.AsError(err).Message)
+	}
+	if fc.RetentionDays < minRetentionDays || fc.RetentionDays > maxRetentionDays {
+		return store.Cluster{}, 0, fixture.Errorf(path(".RetentionDays"), "%d days is outside %d–%d", fc.RetentionDays, minRetentionDays, maxRetentionDays)
+	}
 	if *fc.Hsms > s.cfg.MaxHSMsPerCluster {
 		return store.Cluster{}, 0, fixture.Errorf(path(".Hsms"), "%d HSMs, more than the quota of %d (--max-hsms)", *fc.Hsms, s.cfg.MaxHSMsPerCluster)
 	}

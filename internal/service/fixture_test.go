@@ -107,6 +107,15 @@ func TestSeedFixtureRefused(t *testing.T) {
 	if !errors.Is(err, service.ErrInvalid) || !errors.As(err, &bad) || bad.Path != "$.Clusters[1].Backups[0]" {
 		t.Fatalf("a DELETED backup younger than the pending-deletion window: %v; want ErrInvalid at $.Clusters[1].Backups[0]", err)
 	}
+	for _, tc := range []struct{ doc, path, problem string }{
+		{`{"Fixture":1,"Clusters":[{"Name":"a","HsmType":"hsm9.huge"}]}`, "$.Clusters[0].HsmType", `HsmType "hsm9.huge" is not supported`},
+		{`{"Fixture":1,"Clusters":[{"Name":"a"},{"Name":"b","RetentionDays":3}]}`, "$.Clusters[1].RetentionDays", "3 days is outside 7–379"},
+	} {
+		_, err := svc.SeedFixture(t.Context(), readFixture(t, tc.doc), "us-east-1")
+		if !errors.As(err, &bad) || bad.Path != tc.path || !strings.Contains(bad.Problem, tc.problem) {
+			t.Errorf("SeedFixture(%s) = %v, want %q at %s", tc.doc, err, tc.problem, tc.path)
+		}
+	}
 	if c := census(t, svc); len(c) != 0 {
 		t.Fatalf("after a refused fixture the store holds %v", c)
 	}
