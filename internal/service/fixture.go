@@ -25,7 +25,7 @@ import (
 
 // Seeded is what a fixture built: the ID each cluster name got, and how many of each resource.
 type Seeded struct {
-	Clusters      map[string]string `json:"Clusters"`
+	Clusters      map[string]string
 	HSMs, Backups int
 }
 
