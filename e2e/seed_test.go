@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,8 +47,9 @@ func docsFixtures(t *testing.T) []string {
 	return out
 }
 
-// TestSeedDocsExamples: every fixture of docs/FIXTURES.md and README.md is accepted and built, through the
-// admin API, with the counts the answer reports.
+// TestSeedDocsExamples: every fixture of docs/FIXTURES.md and README.md is accepted and built,
+// through the admin API, with the counts the answer reports, and what it built exports and
+// imports as any state does.
 func TestSeedDocsExamples(t *testing.T) {
 	for i, doc := range docsFixtures(t) {
 		e := newEnv(t)
@@ -62,11 +65,33 @@ func TestSeedDocsExamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Clusters) != len(parsed.Clusters) {
-			t.Errorf("example %d: %d clusters seeded, want %d: %s", i, len(got.Clusters), len(parsed.Clusters), body)
+		backups, hsms := 0, 0
+		for _, c := range parsed.Clusters {
+			hsms += *c.Hsms
+			for _, g := range c.Backups {
+				backups += g.Count
+			}
+		}
+		if len(got.Clusters) != len(parsed.Clusters) || got.HSMs != hsms || got.Backups != backups {
+			t.Errorf("example %d: seeded %s, want %d clusters, %d HSMs, %d backups", i, body, len(parsed.Clusters), hsms, backups)
+		}
+		var all []types.Backup
+		for name, id := range got.Clusters {
+			c := parsed.Clusters[slices.IndexFunc(parsed.Clusters, func(c fixture.Cluster) bool { return c.Name == name })]
+			all = append(all, describeAll(t, e.client(c.Account, cmp.Or(c.Region, "us-east-1")), &cloudhsmv2.DescribeBackupsInput{
+				Filters: map[string][]string{"clusterIds": {id}},
+			})...)
+		}
+		if len(all) != backups {
+			t.Errorf("example %d: DescribeBackups lists %d backups of the seeded clusters, want %d", i, len(all), backups)
 		}
 		status, body = e.adminRaw(http.MethodPost, "fixture", doc)
 		wantAdminError(t, status, body, http.StatusConflict, "a fixture seeds an empty store only")
+		// What a fixture builds passes every check of a snapshot import: a state the service
+		// could have reached.
+		if status, body := newEnv(t).importState(t, "", e.exportState(t)); status != http.StatusOK {
+			t.Errorf("example %d: its export does not import: HTTP %d %s", i, status, body)
+		}
 	}
 }
 
