@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/fixture"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/server"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
 )
 
@@ -222,5 +225,55 @@ func TestSeedNeedsTheAdminToken(t *testing.T) {
 	}
 	if status, body := e.adminWithAuth(http.MethodPost, "fixture", doc, "Bearer "+strictAdminToken); status != http.StatusOK {
 		t.Fatalf("POST fixture with the token: HTTP %d %s", status, body)
+	}
+}
+
+// TestSeedReplicas: replicas started at once on one PostgreSQL database, each with the same
+// fixture, build it once: one seeds, the others find the store holding resources and leave it.
+func TestSeedReplicas(t *testing.T) {
+	dsn := storeDSN(t, "postgres")
+	doc, err := fixture.Read(strings.NewReader(`{"Fixture":1,"Clusters":[{"Name":"a","Account":"111122223333","Backups":[{"Count":20,"Age":"3d"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const replicas = 3
+	errs := make(chan error, replicas)
+	for range replicas {
+		go func() {
+			srv, err := server.New(context.Background(), server.Config{
+				Store: dsn, DefaultRegion: "us-east-1", Lifecycle: lifecycle.DefaultConfig(), Service: service.DefaultConfig(), Seed: doc,
+			})
+			if err == nil {
+				err = srv.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range replicas {
+		if err := <-errs; err != nil {
+			t.Fatalf("a replica with --seed: %v", err)
+		}
+	}
+	srv, err := server.New(context.Background(), server.Config{
+		Store: dsn, DefaultRegion: "us-east-1", Lifecycle: lifecycle.DefaultConfig(), Service: service.DefaultConfig(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	e := &env{t: t, url: hs.URL, admin: admin.Client{Endpoint: hs.URL}}
+	c := e.client(account1, "us-east-1")
+	clusters, err := c.DescribeClusters(context.Background(), &cloudhsmv2.DescribeClustersInput{}, retryReads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if backups := describeAll(t, c, &cloudhsmv2.DescribeBackupsInput{}); len(clusters.Clusters) != 1 || len(backups) != 20 {
+		t.Fatalf("%d replicas seeding at once left %d clusters and %d backups, want the fixture's 1 and 20", replicas, len(clusters.Clusters), len(backups))
 	}
 }
