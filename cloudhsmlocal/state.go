@@ -2,9 +2,12 @@ package cloudhsmlocal
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/admin"
 )
 
 // Export writes the server's whole state to w as one JSON document, as "cloudhsm-local export"
@@ -51,4 +54,25 @@ func (s *Server) Import(ctx context.Context, r io.Reader, opts ImportOptions) er
 		return adminError("import a state", err)
 	}
 	return resp.Body.Close()
+}
+
+// Seed builds a fixture (a hand-written document, docs/FIXTURES.md: clusters by name, their
+// state, HSMs, backups by count, age and state) into the server, which must hold no resource
+// (ErrConflict), as "cloudhsm-local import FIXTURE" does. It returns the cluster ID each name
+// got. A fixture the server refuses changes nothing and is ErrInvalidArgument, whose message
+// names the JSON path and the rule.
+func (s *Server) Seed(ctx context.Context, fixture io.Reader) (map[string]string, error) {
+	if s.isClosed() {
+		return nil, fmt.Errorf("seed a fixture: %w", ErrClosed)
+	}
+	resp, err := s.admin.Send(ctx, http.MethodPost, "fixture", fixture)
+	if err != nil {
+		return nil, adminError("seed a fixture", err)
+	}
+	defer resp.Body.Close()
+	var out admin.FixtureSeeded
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("cloudhsmlocal: seed a fixture: read the answer: %w", err)
+	}
+	return out.Clusters, nil
 }

@@ -65,3 +65,31 @@ func TestExportImport(t *testing.T) {
 		t.Fatalf("Import into a closed server: %v", err)
 	}
 }
+
+// TestSeed: a test names the state it starts from in a fixture, and the server builds it.
+func TestSeed(t *testing.T) {
+	ctx := t.Context()
+	srv := start(t, cloudhsmlocal.Options{})
+	const fixture = `{"Fixture":1,"Clusters":[{"Name":"old","Account":"111122223333","Region":"us-east-1",
+		"Backups":[{"Count":3,"Age":"40d"},{"Count":2,"Age":"1d","State":"PENDING_DELETION"}]}]}`
+	ids, err := srv.Seed(ctx, strings.NewReader(fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := srv.Client(account1, region).DescribeBackups(ctx, &cloudhsmv2.DescribeBackupsInput{
+		Filters: map[string][]string{"clusterIds": {ids["old"]}},
+	})
+	if err != nil || len(out.Backups) != 5 {
+		t.Fatalf("the seeded cluster %s has %d backups (%v), want 5", ids["old"], len(out.Backups), err)
+	}
+	if _, err := srv.Seed(ctx, strings.NewReader(fixture)); !errors.Is(err, cloudhsmlocal.ErrConflict) {
+		t.Fatalf("Seed into a server with resources: %v, want ErrConflict", err)
+	}
+	if err := srv.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = srv.Seed(ctx, strings.NewReader(`{"Fixture":1,"Clusters":[{"Name":"a","Colour":"red"}]}`))
+	if !errors.Is(err, cloudhsmlocal.ErrInvalidArgument) || !strings.Contains(err.Error(), `$: unknown member "Colour"`) {
+		t.Fatalf("Seed of a bad fixture: %v, want ErrInvalidArgument naming the path", err)
+	}
+}

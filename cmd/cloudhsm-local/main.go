@@ -11,6 +11,7 @@
 //	cloudhsm-local requests [--operation OP ...]  the most recent API calls, newest first
 //	cloudhsm-local export [--out FILE]     the whole state as one JSON document
 //	cloudhsm-local import FILE [--replace] load such a document
+//	cloudhsm-local import FIXTURE          build a hand-written fixture (docs/FIXTURES.md) into an empty server
 //	cloudhsm-local version                 the module version and commit it was built from
 //
 // Every flag has an environment twin: --store is CLOUDHSM_LOCAL_STORE, --auto-activate is
@@ -68,6 +69,7 @@ const usage = `usage:
                                             the most recent API calls, newest first
   cloudhsm-local export [--out FILE]        the whole state as one JSON document (default stdout)
   cloudhsm-local import FILE [--replace]    load one into an empty server, or in place of its state
+  cloudhsm-local import FIXTURE             build a fixture ({"Fixture":1,...}) into an empty server
   cloudhsm-local version                    the version and commit it was built from (also --version)
   cloudhsm-local help                       this list (also -h, --help)
 Admin subcommands take --endpoint (CLOUDHSM_LOCAL_ENDPOINT, default http://127.0.0.1:4580)
@@ -164,6 +166,7 @@ type serveFlags struct {
 	maxClusters, maxHSMs                                int
 	auth, credentials, adminToken                       string
 	history                                             int
+	seed                                                string
 }
 
 // serveConfig is what the serve flags and their environment twins decide.
@@ -198,6 +201,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&f.credentials, "credentials", "", "credentials file of --auth sigv4 (JSON list; reloaded on SIGHUP)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token the admin API requires (needed with --auth sigv4); prefer the environment twin")
 	fs.IntVar(&f.history, "history", history.DefaultCapacity, fmt.Sprintf("how many API requests this process keeps for GET /_cloudhsm-local/requests (up to %d; 0 turns it off)", history.MaxCapacity))
+	fs.StringVar(&f.seed, "seed", "", "fixture file (docs/FIXTURES.md) to build at start into an empty store; a store with resources is left as it is")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return serveConfig{}, err
 	}
@@ -246,9 +250,13 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if err != nil {
 		return serveConfig{}, err
 	}
+	seed, err := readSeed(f.seed) // state.go
+	if err != nil {
+		return serveConfig{}, err
+	}
 	return serveConfig{addr: f.addr, credentials: f.credentials, server: server.Config{
 		Store: f.store, Durability: durability, DefaultRegion: f.region, Lifecycle: life, Service: svcCfg, Logger: logger,
-		Verifier: verifier, AdminToken: f.adminToken, History: f.history,
+		Verifier: verifier, AdminToken: f.adminToken, History: f.history, Seed: seed,
 	}}, nil
 }
 

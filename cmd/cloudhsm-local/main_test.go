@@ -183,6 +183,10 @@ func TestServeRejectsBadSettings(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	safe := []string{"--addr", "127.0.0.1:0", "--store", "memory"}
+	badSeed := filepath.Join(t.TempDir(), "fixture.json")
+	if err := os.WriteFile(badSeed, []byte(`{"Fixture":1,"Clusters":[{"Name":"a","Backups":[{"Age":"-1d"}]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -206,6 +210,9 @@ func TestServeRejectsBadSettings(t *testing.T) {
 		{"an argument", []string{"now"}, nil, `serve takes no arguments, got ["now"]`},
 		{"a twin that does not parse", nil, map[string]string{"CLOUDHSM_LOCAL_MAX_HSMS": "many"}, `CLOUDHSM_LOCAL_MAX_HSMS="many"`},
 		{"a missing topology file", []string{"--topology", filepath.Join(t.TempDir(), "none.json")}, nil, "read topology file"},
+		{"a missing --seed file", []string{"--seed", filepath.Join(t.TempDir(), "none.json")}, nil, "--seed: open"},
+		{"a --seed fixture refused", []string{"--seed", badSeed}, nil, "the fixture is refused: $.Clusters[0].Backups[0].Age: -1d is in the future"},
+		{"a CLOUDHSM_LOCAL_SEED fixture refused", nil, map[string]string{"CLOUDHSM_LOCAL_SEED": badSeed}, "the fixture is refused: $.Clusters[0].Backups[0].Age"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/fixture"
 )
 
 const exportUsage = `usage:
@@ -19,6 +22,7 @@ const exportUsage = `usage:
 
 const importUsage = `usage:
   cloudhsm-local import FILE [--replace]   load a document written by export into a server whose store is empty, or with --replace in place of its whole state, at once.
+  cloudhsm-local import FIXTURE            build a fixture ({"Fixture":1,...}, docs/FIXTURES.md) into a server whose store is empty.
 A document it refuses changes nothing; the error names the JSON path and the rule.
 `
 
@@ -72,7 +76,13 @@ func writeAtomically(path string, r io.Reader) error {
 	return nil
 }
 
-// importCommand runs "import FILE [--replace]": PUT /_cloudhsm-local/state with the file.
+// importCommand runs "import FILE [--replace]": PUT /_cloudhsm-local/state with the file, or
+// POST /_cloudhsm-local/fixture if the file is a fixture (a small JSON object with a "Fixture"
+// member).
+// maxFixtureSize is the largest fixture the admin API takes (its request bodies' limit); a
+// larger document is a snapshot.
+const maxFixtureSize = 64 << 10
+
 func importCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var a adminFlags
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
@@ -98,11 +108,22 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		return fmt.Errorf("import: %w", err)
 	}
 	defer f.Close()
-	path := "state"
+	method, path := http.MethodPut, "state"
 	if *replace {
 		path += "?replace=true"
 	}
-	resp, err := a.client(0).Send(ctx, http.MethodPut, path, f)
+	head := make([]byte, maxFixtureSize+1)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("import: %w", err)
+	}
+	if n <= maxFixtureSize && fixture.IsFixture(head[:n]) {
+		if *replace {
+			return usagef("import: %s is a fixture, which seeds an empty store only: reset the server first, without --replace\n%s", file, importUsage)
+		}
+		method, path = http.MethodPost, "fixture"
+	}
+	resp, err := a.client(0).Send(ctx, method, path, io.MultiReader(bytes.NewReader(head[:n]), f))
 	if err != nil {
 		return err
 	}
@@ -112,4 +133,21 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		return fmt.Errorf("import: read the answer: %w", err)
 	}
 	return printJSON(stdout, raw)
+}
+
+// readSeed reads the fixture of serve --seed FILE; no FILE is no fixture.
+func readSeed(file string) (*fixture.Document, error) {
+	if file == "" {
+		return nil, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, usagef("--seed: %w", err)
+	}
+	defer f.Close()
+	doc, err := fixture.Read(f)
+	if err != nil {
+		return nil, usagef("--seed %s: the fixture is refused: %w", file, err)
+	}
+	return doc, nil
 }

@@ -88,3 +88,48 @@ func TestExportImport(t *testing.T) {
 		}
 	})
 }
+
+// TestImportFixture drives "import FIXTURE": a fixture goes to POST fixture and is built into an
+// empty server; a refused one, or one into a server that holds resources, changes nothing.
+func TestImportFixture(t *testing.T) {
+	ctx := context.Background()
+	srv := startAdminServer(t, clock.NewManual(start))
+	dir := t.TempDir()
+	write := func(name, doc string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := write("good.json", `{"Fixture":1,"Clusters":[{"Name":"a","Account":"111122223333","Backups":[{"Count":3,"Age":"1d"}]}]}`)
+	bad := write("bad.json", `{"Fixture":1,"Clusters":[{"Name":"a"},{"Name":"a"}]}`)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"a fixture refused", []string{"import", bad}, 1, `$.Clusters[1].Name: "a" is already the name of $.Clusters[0]`},
+		{"a fixture with --replace", []string{"import", good, "--replace"}, 2, "is a fixture, which seeds an empty store only"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(ctx, srv, tc.args...)
+			if code != tc.code || stdout != "" || !strings.Contains(stderr, tc.stderr) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d and %q", code, stdout, stderr, tc.code, tc.stderr)
+			}
+		})
+	}
+	if _, doc, _ := runCmd(ctx, srv, "export"); strings.Contains(doc, "cluster-") {
+		t.Fatal("a refused fixture changed the state")
+	}
+	out := runJSON(t, ctx, srv, "import", good)
+	if ids, _ := out["Clusters"].(map[string]any); len(ids) != 1 || out["Hsms"] != float64(1) || out["Backups"] != float64(3) {
+		t.Fatalf("import printed %v", out)
+	}
+	code, _, stderr := runCmd(ctx, srv, "import", good)
+	if code != 1 || !strings.Contains(stderr, "a fixture seeds an empty store only") || !strings.Contains(stderr, "(HTTP 409)") {
+		t.Fatalf("a second import: exit %d, stderr %q", code, stderr)
+	}
+}

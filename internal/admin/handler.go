@@ -1,6 +1,6 @@
 // Package admin is the emulator's own front door, under /_cloudhsm-local/: health, the virtual
 // clock, cluster activation, on-demand backups, reset, fault injection, the request history and
-// state snapshots (docs/BEHAVIOUR.md §9), plus the client the cloudhsm-local subcommands use to
+// state snapshots and fixtures (docs/BEHAVIOUR.md §9), plus the client the cloudhsm-local subcommands use to
 // call it.
 //
 // It speaks plain JSON over HTTP and delegates every action to the service; it must never hold
@@ -121,9 +121,10 @@ func NewHandler(svc Actions, version string, logger *slog.Logger, opts ...Option
 	mux.HandleFunc("POST "+Prefix+"clusters/{id}/activate", h.wrap(h.activate))
 	mux.HandleFunc("POST "+Prefix+"clusters/{id}/backups", h.wrap(h.takeBackup))
 	mux.HandleFunc("POST "+Prefix+"reset", h.wrap(h.reset))
-	h.faultRoutes(mux)    // faults.go
-	h.requestsRoutes(mux) // requests.go
-	h.stateRoutes(mux)    // state.go
+	h.faultRoutes(mux)                                              // faults.go
+	h.requestsRoutes(mux)                                           // requests.go
+	h.stateRoutes(mux)                                              // state.go
+	mux.HandleFunc("POST "+Prefix+"fixture", h.wrap(h.seedFixture)) // fixture.go
 	mux.HandleFunc(Prefix, h.wrap(func(*http.Request) (any, error) {
 		return nil, statusError{http.StatusNotFound, "no such admin endpoint; see docs/BEHAVIOUR.md §9"}
 	}))
@@ -136,6 +137,8 @@ type handler struct {
 	log     *slog.Logger
 	faults  Faults  // nil: the fault endpoints answer 404
 	history History // nil: the request history is off (requests.go)
+	seeder  Seeder  // nil: POST fixture answers 404 (fixture.go)
+	region  string  // of a fixture's clusters that name none
 }
 
 // statusError is an admin error with its HTTP status.

@@ -22,6 +22,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/console"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/fixture"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/identity"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
@@ -71,6 +72,9 @@ type Config struct {
 	// History is how many API requests the request history keeps, in this process only
 	// (GET /_cloudhsm-local/requests), up to history.MaxCapacity; 0 turns it off.
 	History int
+	// Seed, when set, is a fixture built at start into an empty store; a store that holds
+	// resources already is left as it is, with a line in the log at Info.
+	Seed *fixture.Document
 }
 
 // Server is an assembled cloudhsm-local.
@@ -111,11 +115,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	src.store, src.svc = st, svc
 	cfg.Logger.Info("store open", "store", sqlstore.RedactDSN(cfg.Store), "kind", st.Kind(), "durability", cmp.Or(cfg.Durability, sqlstore.DurabilityProcess))
+	if err := seed(ctx, cfg, svc); err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
 	mux := http.NewServeMux()
 	if cfg.Faults == nil {
 		cfg.Faults = faults.New(nil)
 	}
-	adminOpts := []admin.Option{admin.WithFaults(cfg.Faults)}
+	adminOpts := []admin.Option{admin.WithFaults(cfg.Faults), admin.WithFixtures(svc, cfg.DefaultRegion)}
 	apiOpts := []protocol.Option{protocol.WithFaults(cfg.Faults), protocol.WithObserver(m)}
 	consoleCfg := console.Config{
 		Service: svc, Faults: cfg.Faults, AdminToken: cfg.AdminToken, Version: Version, DefaultRegion: cfg.DefaultRegion,
@@ -198,4 +205,22 @@ func (s *Server) Close() error {
 	err := s.store.Close()
 	s.log.Info("store closed", "kind", s.store.Kind(), "err", err)
 	return err
+}
+
+// seed builds cfg.Seed, if any, into an empty store; a store that holds resources is left as
+// it is, and the log says so.
+func seed(ctx context.Context, cfg Config, svc *service.Service) error {
+	if cfg.Seed == nil {
+		return nil
+	}
+	got, err := svc.SeedFixture(ctx, cfg.Seed, cfg.DefaultRegion)
+	if errors.Is(err, service.ErrConflict) {
+		cfg.Logger.Info("seed fixture not applied: the store already holds resources", "err", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("seed the fixture: %w", err)
+	}
+	cfg.Logger.Info("seeded fixture", "clusters", len(got.Clusters), "hsms", got.HSMs, "backups", got.Backups)
+	return nil
 }
