@@ -28,6 +28,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/console"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/customerca"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/lifecycle"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/service"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store/sqlstore"
@@ -456,16 +457,16 @@ func initialize(t *testing.T, srv *cloudhsmlocal.Server, client *cloudhsmv2.Clie
 // requestLog is a request history that the test fills.
 type requestLog struct {
 	mu       sync.Mutex
-	requests []console.Request // oldest first
+	requests []history.Request // oldest first
 }
 
-func (l *requestLog) add(r console.Request) {
+func (l *requestLog) add(r history.Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.requests = append(l.requests, r)
 }
 
-func (l *requestLog) Recent(limit int) []console.Request {
+func (l *requestLog) Recent(limit int) []history.Request {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := slices.Clone(l.requests)
@@ -485,21 +486,21 @@ func requestHistory(t *testing.T, browser context.Context) {
 	if err := svc.Prepare(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	history := &requestLog{}
+	recent := &requestLog{}
 	wall := clock.Real{}.Now()
 	n := 0
-	request := func(op, key string, status int, errName string, ids ...string) console.Request {
+	request := func(op, key string, status int, errName string, ids ...string) history.Request {
 		n++
-		return console.Request{
+		return history.Request{
 			Time: wall, VirtualTime: wall, RequestID: fmt.Sprintf("4d0e9a4c-0000-4000-8000-%012d", n),
 			Operation: op, Account: account, Region: region, AccessKeyID: key, Status: status, Error: errName,
 			Duration: 1200 * time.Microsecond, ResourceIDs: ids,
 		}
 	}
-	history.add(request("CreateCluster", account, 200, "", "cluster-abcdefghijk"))
-	history.add(request("DescribeBackups", markupKey, 200, ""))
-	history.add(request("RestoreBackup", account, 400, "CloudHsmInvalidRequestException", "backup-abcdefghijk"))
-	handler, err := console.New(console.Config{Service: svc, Faults: faults.New(nil), Requests: history, Version: "test"})
+	recent.add(request("CreateCluster", account, 200, "", "cluster-abcdefghijk"))
+	recent.add(request("DescribeBackups", markupKey, 200, ""))
+	recent.add(request("RestoreBackup", account, 400, "CloudHsmInvalidRequestException", "backup-abcdefghijk"))
+	handler, err := console.New(console.Config{Service: svc, Faults: faults.New(nil), Requests: recent, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +516,7 @@ func requestHistory(t *testing.T, browser context.Context) {
 
 	// A new request shows up by itself, its markup as text too.
 	const scriptKey = `<script>alert("key")</script>`
-	history.add(request("DeleteBackup", scriptKey, 200, "", "backup-abcdefghijk"))
+	recent.add(request("DeleteBackup", scriptKey, 200, "", "backup-abcdefghijk"))
 	got, err := chromedp.Run(desk.ctx, chromedp.Poll[string](`(() => {
 		const cell = document.querySelector("#requests tbody tr:first-child .akid");
 		return cell && cell.textContent === `+"`"+scriptKey+"`"+` ? cell.textContent : null;

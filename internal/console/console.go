@@ -29,6 +29,7 @@ import (
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/clock"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/faults"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
@@ -76,29 +77,7 @@ type Faults interface {
 // RequestLog is the request history the Requests page shows. Recent MUST return at most limit
 // requests, newest first, and MUST be safe for concurrent use.
 type RequestLog interface {
-	Recent(limit int) []Request
-}
-
-// Request is one API call of the request history. Its fields are those of the history's own
-// record, in the same order and of the same types, so that one converts to the other with a
-// type conversion when the server wires its history in.
-type Request struct {
-	// Time is the wall time the request arrived; VirtualTime the virtual time its operation ran
-	// at, zero when it was refused before the operation ran.
-	Time, VirtualTime time.Time
-	// RequestID is the x-amzn-RequestId of the answer.
-	RequestID string
-	// Operation is the operation, empty when the request named none.
-	Operation string
-	// Account, Region and AccessKeyID are the caller's, empty when it was not identified.
-	Account, Region, AccessKeyID string
-	// Status is the HTTP status of the answer; Error its error name, empty on success.
-	Status int
-	Error  string
-	// Duration is how long the answer took.
-	Duration time.Duration
-	// ResourceIDs are the clusters, backups and HSMs the request and its answer name.
-	ResourceIDs []string
+	Recent(limit int) []history.Request
 }
 
 // Config is what the console needs.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/api"
+	"github.com/cloudhsm-local/cloudhsm-local/internal/history"
 )
 
 // funcs are the templates' helpers.
@@ -246,7 +247,7 @@ type requestRow struct {
 	RequestID   string `json:"requestId"`
 }
 
-func newRequestRow(r Request) requestRow {
+func newRequestRow(r history.Request) requestRow {
 	return requestRow{
 		Time: r.Time.UTC().Format("15:04:05.000"), VirtualTime: formatTime(r.VirtualTime), Operation: r.Operation,
 		Account: r.Account, Region: r.Region, AccessKeyID: r.AccessKeyID, Status: r.Status, Error: r.Error,

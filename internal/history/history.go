@@ -151,6 +151,9 @@ func (f Filter) matches(req *Request) bool {
 		(f.Error == "" || req.Error == f.Error || (f.Error == AnyError && req.Error != ""))
 }
 
+// Recent returns the newest limit requests, newest first (the console's Requests page).
+func (r *Ring) Recent(limit int) []Request { return r.Query(Filter{Limit: limit}) }
+
 // Query returns the requests that pass f, newest first (in the order they were added), at most
 // f.Limit of them. f must be valid (Filter.Validate).
 func (r *Ring) Query(f Filter) []Request {

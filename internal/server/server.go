@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		adminOpts = append(adminOpts, admin.WithHistory(ring))
 		apiOpts = append(apiOpts, protocol.WithRecorder(ring, cfg.Clock))
-		consoleCfg.Requests = consoleRequests{ring}
+		consoleCfg.Requests = ring
 	}
 	mux.Handle(admin.Prefix, admin.RequireToken(cfg.AdminToken, admin.NewHandler(svc, Version, cfg.Logger, adminOpts...)))
 	mux.Handle("GET "+MetricsPath, admin.RequireToken(cfg.AdminToken, m.Handler()))
