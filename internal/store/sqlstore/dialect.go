@@ -1,11 +1,14 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
 // dialect is everything that differs between the SQL databases the store runs on. The queries
@@ -29,10 +32,12 @@ type dialect struct {
 	// writer connection begins every transaction IMMEDIATE (DSN _txlock), taking the
 	// database's single write lock up front, which makes Update serializable.
 	writeTx *sql.TxOptions
-	// writeLock, when set, is the first statement of every Update transaction: it takes a lock
-	// that all writers of the database share, held until commit or rollback (PostgreSQL: an
-	// advisory transaction lock under READ COMMITTED; see postgres.go).
-	writeLock string
+	// lockScope, when set, runs first in every Update transaction: it takes the locks that
+	// serialize the Update with every other Update of an overlapping scope, held until commit
+	// or rollback (PostgreSQL: advisory transaction locks per tenant under READ COMMITTED; see
+	// postgres.go). Updates of disjoint scopes then run at once, each in its own transaction.
+	// When nil, the database serializes every Update by itself (SQLite).
+	lockScope func(ctx context.Context, tx *sql.Tx, scope store.Scope) error
 	// readTx are the options View begins its transaction with.
 	readTx *sql.TxOptions
 	// migrationLock, when set, is run first in every migration transaction to keep concurrent

@@ -38,18 +38,28 @@ const (
 	sqlRollbackTo = "ROLLBACK TO SAVEPOINT update_fn"
 )
 
-// group is the queue of a Store's Updates.
-type group struct {
+// groups are a Store's queues of Updates: one per scope on a database whose Updates of
+// disjoint scopes may run at once (PostgreSQL, see dialect.lockScope), otherwise one for all.
+// A queue exists while it has callers.
+type groups struct {
 	mu      sync.Mutex
-	queue   []*call // waiting or running, in arrival order; the leader's batch is its head
-	leading bool    // a caller is running a batch
-	batches uint64  // transactions run so far, for tests
+	byKey   map[string]*group // by store.Scope.Key, or "" for the one queue
+	batches uint64            // transactions run so far, for tests
+}
+
+// group is the queue of the Updates of one scope (or of all, see groups).
+type group struct {
+	key     string
+	scope   store.Scope // of every call in the queue when keyed by scope
+	queue   []*call     // waiting or running, in arrival order; the leader's batch is its head
+	leading bool        // a caller is running a batch
 }
 
 // call is one Update waiting for, or running in, a batch.
 type call struct {
-	ctx context.Context
-	fn  func(store.Tx) error
+	ctx   context.Context
+	scope store.Scope
+	fn    func(store.Tx) error
 	// lead receives true when the caller must lead the next batch and false when its answer
 	// (err, panicked, panicValue) is ready. Each call receives at most one value.
 	lead       chan bool
@@ -58,17 +68,29 @@ type call struct {
 	panicValue any
 }
 
-// update runs fn in the next batch and returns its outcome; if fn panicked, the panic is
-// raised again here, on the caller's goroutine.
-func (s *Store) update(ctx context.Context, fn func(store.Tx) error) error {
-	c := &call{ctx: ctx, fn: fn, lead: make(chan bool, 1)}
-	s.group.mu.Lock()
-	s.group.queue = append(s.group.queue, c)
-	leads := !s.group.leading
-	s.group.leading = true
-	s.group.mu.Unlock()
+// update runs fn in the next batch of its scope's queue and returns its outcome; if fn
+// panicked, the panic is raised again here, on the caller's goroutine.
+func (s *Store) update(ctx context.Context, scope store.Scope, fn func(store.Tx) error) error {
+	c := &call{ctx: ctx, scope: scope, fn: fn, lead: make(chan bool, 1)}
+	key := ""
+	if s.d.lockScope != nil {
+		key = scope.Key()
+	}
+	s.groups.mu.Lock()
+	g := s.groups.byKey[key]
+	if g == nil {
+		if s.groups.byKey == nil {
+			s.groups.byKey = make(map[string]*group)
+		}
+		g = &group{key: key, scope: scope}
+		s.groups.byKey[key] = g
+	}
+	g.queue = append(g.queue, c)
+	leads := !g.leading
+	g.leading = true
+	s.groups.mu.Unlock()
 	if leads || <-c.lead {
-		s.leadBatch()
+		s.leadBatch(g)
 	}
 	if c.panicked {
 		panic(c.panicValue)
@@ -76,35 +98,34 @@ func (s *Store) update(ctx context.Context, fn func(store.Tx) error) error {
 	return c.err
 }
 
-// leadBatch runs the batch at the head of the queue, answers its callers, and passes the lead
-// to the next caller in line (or leaves the store idle).
-func (s *Store) leadBatch() {
+// leadBatch runs the batch at the head of g's queue, answers its callers, and passes the lead
+// to the next caller in line (or drops the queue).
+func (s *Store) leadBatch(g *group) {
 	// Let the goroutines that are about to call Update (requests being decoded) queue first:
 	// bigger batches, fewer commits. Without contention this returns at once.
 	runtime.Gosched()
-	s.group.mu.Lock()
-	batch := s.group.queue[:min(len(s.group.queue), maxBatch)]
-	s.group.batches++
-	s.group.mu.Unlock()
+	s.groups.mu.Lock()
+	batch := g.queue[:min(len(g.queue), maxBatch)]
+	s.groups.batches++
+	s.groups.mu.Unlock()
 	s.obs.Batch(len(batch))
 
 	defer func() {
-		s.group.mu.Lock()
-		s.group.queue = s.group.queue[len(batch):]
-		if len(s.group.queue) == 0 {
-			s.group.queue = nil // let the backing array go
-			s.group.leading = false
+		s.groups.mu.Lock()
+		g.queue = g.queue[len(batch):]
+		if len(g.queue) == 0 {
+			delete(s.groups.byKey, g.key) // the next caller of this scope starts a new queue
 		} else {
-			s.group.queue[0].lead <- true
+			g.queue[0].lead <- true
 		}
-		s.group.mu.Unlock()
+		s.groups.mu.Unlock()
 		for _, c := range batch[1:] { // the head is the leader itself
 			c.lead <- false
 		}
 	}()
 	if len(batch) == 1 {
 		c := batch[0]
-		c.catch(func() error { return s.run(c.ctx, s.writer, s.d.writeTx, false, c.fn) })
+		c.catch(func() error { return s.run(c.ctx, s.writer, s.d.writeTx, false, c.scope, c.fn) })
 		return
 	}
 	s.runBatch(batch)
@@ -132,13 +153,10 @@ func (s *Store) runBatch(batch []*call) {
 		failAll(batch, fmt.Errorf("%s store: begin update: %w", s.kind, err))
 		return
 	}
-	if s.d.writeLock != "" {
-		if _, err := sqlTx.ExecContext(ctx, s.d.writeLock); err != nil {
-			_ = sqlTx.Rollback()
-			s.obs.Failure(StepLock)
-			failAll(batch, fmt.Errorf("%s store: take the write lock: %w", s.kind, err))
-			return
-		}
+	if err := s.lock(ctx, sqlTx, batch[0].scope); err != nil {
+		_ = sqlTx.Rollback()
+		failAll(batch, err)
+		return
 	}
 	var done []*call // functions that returned nil, answered after the commit
 	for i, c := range batch {

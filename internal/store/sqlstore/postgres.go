@@ -9,11 +9,13 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -22,30 +24,40 @@ import (
 // PostgreSQL.
 //
 // Several stateless server processes (replicas) may share one PostgreSQL database; nothing
-// elects a leader. Every Update begins under READ COMMITTED and, as its first statement, takes a
-// transaction-level advisory lock that all writers of the schema share:
+// elects a leader. Every Update begins under READ COMMITTED and, as its first statement, takes
+// the advisory transaction locks of its scope (store.Scope), all keyed by the store's schema:
 //
 //	BEGIN ISOLATION LEVEL READ COMMITTED;
-//	SELECT pg_advisory_xact_lock(<key of the schema>);  -- waits for the writer before
-//	... fn's statements ...                              -- each sees every earlier commit
-//	COMMIT;                                              -- releases the lock
+//	SELECT pg_advisory_xact_lock_shared(<everything>), pg_advisory_xact_lock(<tenant>);
+//	... fn's statements ...   -- each sees every earlier commit
+//	COMMIT;                   -- releases the locks
 //
-// Writers are therefore serial across all replicas, and because READ COMMITTED takes a new
-// snapshot for each statement, every statement after the lock sees everything committed before
-// the lock was granted: fn observes the latest state and nothing changes it before the commit,
-// which makes Update serializable. (REPEATABLE READ or SERIALIZABLE would be wrong here: their
-// snapshot could be taken before the lock is granted and be stale.) This is what the lifecycle
-// needs: every Update settles due transitions first, so all writers touch the same rows, and a
-// daily backup or an expiry is applied by exactly one of them. A writer that dies releases the
-// lock with its session; one that hangs inside a transaction is cut off by
+// An Update of one tenant (an account in a region) holds the lock on everything in shared mode
+// and its tenant's lock exclusively; one of several tenants (a region copy, a cluster made from
+// another account's backup) takes their locks one by one in ascending key order, so two such
+// Updates never wait for each other in a cycle; an Update of Everything (moving the clock,
+// Reset, imports) holds the lock on everything exclusively. So Updates of the same tenant are
+// serial across all replicas, Updates of different tenants run at once, and an Update of
+// Everything runs alone.
+//
+// Because READ COMMITTED takes a new snapshot for each statement, every statement after the
+// locks sees everything committed before they were granted (PostgreSQL makes a commit visible
+// before it releases the committing transaction's locks): fn observes the latest state of its
+// tenants and nothing changes it before the commit, which makes Update serializable per scope.
+// (REPEATABLE READ or SERIALIZABLE would be wrong here: their snapshot could be taken before
+// the lock is granted and be stale.) This is what the lifecycle needs: an Update settles the
+// due transitions of its own scope first, so a daily backup or an expiry is applied by exactly
+// one writer, the one holding the tenant's lock. A writer that dies releases its locks with
+// its session; one that hangs inside a transaction is cut off by
 // idle_in_transaction_session_timeout (set unless the DSN sets it).
 //
 // A View is REPEATABLE READ, READ ONLY: one consistent snapshot, no lock, so reads run in
-// parallel with each other and with the writer.
+// parallel with each other and with the writers.
 //
-// The key of the lock is a hash of the schema the store lives in (current_schema(), from the
-// DSN's search_path), so stores in different schemas of one database do not wait for each
-// other. Migrations take another advisory lock, then re-check the applied version.
+// Lock keys are hashes of the schema the store lives in (current_schema(), from the DSN's
+// search_path) and of the tenant, so stores in different schemas of one database do not wait
+// for each other; two tenants whose keys collide merely share a lock. Migrations take another
+// advisory lock, then re-check the applied version.
 
 // Connection settings of a PostgreSQL store.
 const (
@@ -103,7 +115,7 @@ func openPostgres(ctx context.Context, dsn string, durability Durability) (*Stor
 		return nil, errors.Join(fmt.Errorf("open %s: its search_path names no existing schema (create it, or set search_path in the DSN)", where), db.Close())
 	}
 	d := *postgresDialect
-	d.writeLock = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey("write", schema))
+	d.lockScope = advisoryLocks{schema: schema, everything: lockKey("write", schema)}.take
 	d.migrationLock = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey("migrate", schema))
 	if err := migrate(ctx, db, &d); err != nil {
 		return nil, errors.Join(fmt.Errorf("open %s, schema %s: %w", where, schema, err), db.Close())
@@ -170,6 +182,55 @@ func lockKey(purpose, schema string) int64 {
 	h := fnv.New64a()
 	_, _ = io.WriteString(h, "cloudhsm-local\x00"+purpose+"\x00"+schema)
 	return int64(h.Sum64())
+}
+
+// advisoryLocks are the write locks of the stores in one schema (see the top of this file).
+type advisoryLocks struct {
+	schema     string
+	everything int64 // the key of the lock on everything
+}
+
+// Lock statements: the first tenant's comes with the shared lock on everything, in one round
+// trip; every further tenant costs one more.
+const (
+	sqlLockEverything  = `SELECT pg_advisory_xact_lock($1)`
+	sqlLockShared      = `SELECT pg_advisory_xact_lock_shared($1)`
+	sqlLockFirstTenant = `SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)`
+	sqlLockTenant      = `SELECT pg_advisory_xact_lock($1)`
+)
+
+// take takes the locks of an Update of scope in tx.
+func (l advisoryLocks) take(ctx context.Context, tx *sql.Tx, scope store.Scope) error {
+	if scope.All() {
+		_, err := tx.ExecContext(ctx, sqlLockEverything, l.everything)
+		return err
+	}
+	keys := l.tenantKeys(scope)
+	if len(keys) == 0 {
+		_, err := tx.ExecContext(ctx, sqlLockShared, l.everything)
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlLockFirstTenant, l.everything, keys[0]); err != nil {
+		return err
+	}
+	for _, k := range keys[1:] {
+		if _, err := tx.ExecContext(ctx, sqlLockTenant, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tenantKeys returns the lock keys of scope's tenants in ascending order, without
+// duplicates: the canonical order every Update takes them in.
+func (l advisoryLocks) tenantKeys(scope store.Scope) []int64 {
+	tenants := scope.List()
+	keys := make([]int64, len(tenants))
+	for i, t := range tenants {
+		keys[i] = lockKey("tenant\x00"+t.Account+"\x00"+t.Region, l.schema)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 // postgresRetryable: serialization_failure and deadlock_detected. Update's advisory lock

@@ -64,8 +64,8 @@ type Store struct {
 	// writeStmts and readStmts are the statements prepared on writer and reader at Open, keyed
 	// by their portable text (see prepared.go); the same map when the pools are one.
 	writeStmts, readStmts statements
-	// group queues concurrent Updates into shared transactions (groupcommit.go).
-	group group
+	// groups queue concurrent Updates into shared transactions (groupcommit.go).
+	groups groups
 	// obs is told of batches and failed steps (observer.go); never nil.
 	obs Observer
 }
@@ -214,9 +214,9 @@ func (s *Store) begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions) (*sq
 //
 // fn must not call View or Update itself: the memory store has one connection, and every store
 // runs the functions of concurrent Updates one at a time.
-func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+func (s *Store) Update(ctx context.Context, scope store.Scope, fn func(store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.update(ctx, fn)
+		err := s.update(ctx, scope, fn)
 		if err == nil || s.d.retryable == nil || attempt >= maxAttempts || !s.d.retryable(err) {
 			return err
 		}
@@ -229,11 +229,11 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 // View runs fn in a read-only transaction that sees one consistent snapshot. Every write
 // through its Tx fails.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.reader, s.d.readTx, true, fn)
+	return s.run(ctx, s.reader, s.d.readTx, true, store.Scope{}, fn)
 }
 
-// run is one transaction of Update or View.
-func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOnly bool, fn func(store.Tx) error) error {
+// run is one transaction of View, or of an Update of scope.
+func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOnly bool, scope store.Scope, fn func(store.Tx) error) error {
 	what := "update"
 	if readOnly {
 		what = "view"
@@ -249,12 +249,11 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOn
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if !readOnly && s.d.writeLock != "" {
-		if _, err := sqlTx.ExecContext(ctx, s.d.writeLock); err != nil {
+	if !readOnly {
+		if err := s.lock(ctx, sqlTx, scope); err != nil {
 			done = true
 			_ = sqlTx.Rollback()
-			s.obs.Failure(StepLock)
-			return fmt.Errorf("%s store: take the write lock: %w", s.kind, err)
+			return err
 		}
 	}
 	stmts := s.writeStmts
@@ -271,6 +270,19 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOn
 	if err := sqlTx.Commit(); err != nil {
 		s.obs.Failure(StepCommit)
 		return fmt.Errorf("%s store: commit %s: %w", s.kind, what, err)
+	}
+	return nil
+}
+
+// lock takes the locks an Update of scope holds until it ends, as the first statement(s) of
+// its transaction, when the dialect has such locks (PostgreSQL).
+func (s *Store) lock(ctx context.Context, sqlTx *sql.Tx, scope store.Scope) error {
+	if s.d.lockScope == nil {
+		return nil
+	}
+	if err := s.d.lockScope(ctx, sqlTx, scope); err != nil {
+		s.obs.Failure(StepLock)
+		return fmt.Errorf("%s store: take the write locks of %s: %w", s.kind, scope.Key(), err)
 	}
 	return nil
 }

@@ -157,32 +157,86 @@ func (t *tx) ReserveID(id string) error {
 	return nil
 }
 
-// NextEvent returns the earliest scheduled event: the first of each table's due index, all
-// four asked in one statement, compared in Go by (At, Kind, ID).
-func (t *tx) NextEvent() (store.Event, bool, error) {
-	rows, err := t.query(qNextEvent)
+// NextEvent returns the earliest scheduled event in scope: the first of each table's due index
+// (of everything, or of each tenant), all four asked in one statement per tenant, compared in
+// Go by (At, Kind, ID).
+func (t *tx) NextEvent(in store.Scope) (store.Event, bool, error) {
+	_, ev, ok, err := t.Agenda(in)
+	return ev, ok, err
+}
+
+// Agenda returns the named settings that are set and the earliest event in scope. For
+// everything or one tenant this is one statement; each further tenant costs one more.
+func (t *tx) Agenda(in store.Scope, names ...string) (map[string]string, store.Event, bool, error) {
+	var a agenda
+	a.settings = make(map[string]string, len(names))
+	tenants := in.List()
+	var err error
+	switch {
+	case in.All():
+		err = a.read(t, agendaQuery(len(names), allEvents), names)
+	case len(tenants) == 0:
+		err = a.read(t, agendaQuery(len(names), noEvents), names)
+	default:
+		// The settings come with the first tenant's events, the others' one statement each.
+		err = a.read(t, agendaQuery(len(names), tenantEvents), names, tenants[0])
+		for _, tn := range tenants[1:] {
+			if err != nil {
+				break
+			}
+			err = a.read(t, agendaQuery(0, tenantEvents), nil, tn)
+		}
+	}
 	if err != nil {
-		return store.Event{}, false, fmt.Errorf("next event: %w", err)
+		return nil, store.Event{}, false, fmt.Errorf("agenda of %s: %w", in.Key(), err)
+	}
+	return a.settings, a.next, a.found, nil
+}
+
+// agenda collects the rows of agenda queries.
+type agenda struct {
+	settings map[string]string
+	next     store.Event
+	found    bool
+}
+
+// read runs one agenda query with the given setting names and, if given, one tenant; an
+// empty query reads nothing.
+func (a *agenda) read(t *tx, query string, names []string, tenant ...store.Tenant) error {
+	if query == "" {
+		return nil
+	}
+	args := make([]any, 0, len(names)+8)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	for _, tn := range tenant {
+		for range 4 {
+			args = append(args, tn.Account, tn.Region)
+		}
+	}
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
-	var best store.Event
-	found := false
 	for rows.Next() {
 		var kind int
-		var id string
+		var id, value string
 		var at int64
-		if err := rows.Scan(&kind, &id, &at); err != nil {
-			return store.Event{}, false, fmt.Errorf("next event: %w", err)
+		if err := rows.Scan(&kind, &id, &value, &at); err != nil {
+			return err
+		}
+		if kind == settingRow {
+			a.settings[id] = value
+			continue
 		}
 		ev := store.Event{Kind: store.EventKind(kind), ID: id, At: fromMs(at)}
-		if !found || eventBefore(ev, best) {
-			best, found = ev, true
+		if !a.found || eventBefore(ev, a.next) {
+			a.next, a.found = ev, true
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return store.Event{}, false, fmt.Errorf("next event: %w", err)
-	}
-	return best, found, nil
+	return rows.Err()
 }
 
 // eventBefore orders events by At, then Kind, then ID.
