@@ -32,12 +32,14 @@ type dialect struct {
 	// writer connection begins every transaction IMMEDIATE (DSN _txlock), taking the
 	// database's single write lock up front, which makes Update serializable.
 	writeTx *sql.TxOptions
-	// lockScope, when set, runs first in every Update transaction: it takes the locks that
-	// serialize the Update with every other Update of an overlapping scope, held until commit
-	// or rollback (PostgreSQL: advisory transaction locks per tenant under READ COMMITTED; see
-	// postgres.go). Updates of disjoint scopes then run at once, each in its own transaction.
-	// When nil, the database serializes every Update by itself (SQLite).
-	lockScope func(ctx context.Context, tx *sql.Tx, scope store.Scope) error
+	// beginLocked, when set, begins every Update transaction on a connection of db and takes
+	// the locks that serialize it with every other Update of an overlapping scope, held until
+	// commit or rollback (PostgreSQL: advisory transaction locks per tenant under READ
+	// COMMITTED, in the same round trip as BEGIN; see postgres.go). Updates of disjoint scopes
+	// then run at once, each in its own transaction. It tries up to attempts connections while
+	// the one it got is dead. When nil, Update begins with writeTx and the database serializes
+	// every Update by itself (SQLite).
+	beginLocked func(ctx context.Context, db *sql.DB, scope store.Scope, attempts int) (txn, error)
 	// readTx are the options View begins its transaction with.
 	readTx *sql.TxOptions
 	// migrationLock, when set, is run first in every migration transaction to keep concurrent

@@ -73,7 +73,7 @@ type call struct {
 func (s *Store) update(ctx context.Context, scope store.Scope, fn func(store.Tx) error) error {
 	c := &call{ctx: ctx, scope: scope, fn: fn, lead: make(chan bool, 1)}
 	key := ""
-	if s.d.lockScope != nil {
+	if s.d.beginLocked != nil {
 		key = scope.Key()
 	}
 	s.groups.mu.Lock()
@@ -125,7 +125,7 @@ func (s *Store) leadBatch(g *group) {
 	}()
 	if len(batch) == 1 {
 		c := batch[0]
-		c.catch(func() error { return s.run(c.ctx, s.writer, s.d.writeTx, false, c.scope, c.fn) })
+		c.catch(func() error { return s.run(c.ctx, false, c.scope, c.fn) })
 		return
 	}
 	s.runBatch(batch)
@@ -147,14 +147,8 @@ func (c *call) catch(f func() error) {
 // (the transaction, shared with the others, is not bound to any one caller's context).
 func (s *Store) runBatch(batch []*call) {
 	ctx := context.WithoutCancel(batch[0].ctx)
-	sqlTx, err := s.begin(ctx, s.writer, s.d.writeTx)
+	sqlTx, err := s.beginUpdate(ctx, batch[0].scope)
 	if err != nil {
-		s.obs.Failure(StepBegin)
-		failAll(batch, fmt.Errorf("%s store: begin update: %w", s.kind, err))
-		return
-	}
-	if err := s.lock(ctx, sqlTx, batch[0].scope); err != nil {
-		_ = sqlTx.Rollback()
 		failAll(batch, err)
 		return
 	}
@@ -170,7 +164,7 @@ func (s *Store) runBatch(batch []*call) {
 			failAll(append(done, batch[i:]...), fmt.Errorf("%s store: begin update (savepoint): %w", s.kind, err))
 			return
 		}
-		t := &tx{ctx: context.WithoutCancel(c.ctx), tx: sqlTx, d: s.d, stmts: s.writeStmts}
+		t := &tx{ctx: context.WithoutCancel(c.ctx), q: sqlTx, d: s.d, stmts: s.writeStmts}
 		c.catch(func() error { return c.fn(t) })
 		end := sqlRelease
 		if c.err != nil || c.panicked {

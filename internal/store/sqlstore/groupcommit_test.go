@@ -166,7 +166,7 @@ func TestGroupCommitBrokenBatch(t *testing.T) {
 					if err := st.PutSetting("breaker", "v"); err != nil {
 						return err
 					}
-					_, err := st.(*tx).tx.ExecContext(context.Background(), sqlRelease)
+					_, err := st.(*tx).q.ExecContext(context.Background(), sqlRelease)
 					return err
 				},
 				func(tx store.Tx) error { return tx.PutSetting("last", "v") },

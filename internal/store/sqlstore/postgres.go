@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -115,7 +116,7 @@ func openPostgres(ctx context.Context, dsn string, durability Durability) (*Stor
 		return nil, errors.Join(fmt.Errorf("open %s: its search_path names no existing schema (create it, or set search_path in the DSN)", where), db.Close())
 	}
 	d := *postgresDialect
-	d.lockScope = advisoryLocks{schema: schema, everything: lockKey("write", schema)}.take
+	d.beginLocked = advisoryLocks{schema: schema, everything: lockKey("write", schema), connLost: postgresConnLost}.begin
 	d.migrationLock = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey("migrate", schema))
 	if err := migrate(ctx, db, &d); err != nil {
 		return nil, errors.Join(fmt.Errorf("open %s, schema %s: %w", where, schema, err), db.Close())
@@ -187,38 +188,116 @@ func lockKey(purpose, schema string) int64 {
 // advisoryLocks are the write locks of the stores in one schema (see the top of this file).
 type advisoryLocks struct {
 	schema     string
-	everything int64 // the key of the lock on everything
+	everything int64            // the key of the lock on everything
+	connLost   func(error) bool // whether a failed begin found its connection dead
 }
 
-// Lock statements: the first tenant's comes with the shared lock on everything, in one round
-// trip; every further tenant costs one more.
-const (
-	sqlLockEverything  = `SELECT pg_advisory_xact_lock($1)`
-	sqlLockShared      = `SELECT pg_advisory_xact_lock_shared($1)`
-	sqlLockFirstTenant = `SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)`
-	sqlLockTenant      = `SELECT pg_advisory_xact_lock($1)`
-)
-
-// take takes the locks of an Update of scope in tx.
-func (l advisoryLocks) take(ctx context.Context, tx *sql.Tx, scope store.Scope) error {
+// lockStatements returns the statements that take the locks of an Update of scope: the lock
+// on everything, exclusive for Everything and shared otherwise, then each tenant's lock in
+// ascending key order. The keys are numbers the store computed, so they are written into
+// the text, which lets BEGIN and the locks go to the server as one simple query.
+func (l advisoryLocks) lockStatements(scope store.Scope) []string {
 	if scope.All() {
-		_, err := tx.ExecContext(ctx, sqlLockEverything, l.everything)
-		return err
+		return []string{fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", l.everything)}
 	}
-	keys := l.tenantKeys(scope)
-	if len(keys) == 0 {
-		_, err := tx.ExecContext(ctx, sqlLockShared, l.everything)
-		return err
+	stmts := []string{fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d)", l.everything)}
+	for _, k := range l.tenantKeys(scope) {
+		stmts = append(stmts, fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", k))
 	}
-	if _, err := tx.ExecContext(ctx, sqlLockFirstTenant, l.everything, keys[0]); err != nil {
-		return err
-	}
-	for _, k := range keys[1:] {
-		if _, err := tx.ExecContext(ctx, sqlLockTenant, k); err != nil {
-			return err
+	return stmts
+}
+
+// begin begins an Update of scope on a connection of db and takes its locks, in one round
+// trip: a simple query (pgx sends a text without arguments as one) of several statements,
+// which the server runs in order. If the connection turns out dead, it tries another, up to
+// attempts in all: nothing has run yet.
+func (l advisoryLocks) begin(ctx context.Context, db *sql.DB, scope store.Scope, attempts int) (txn, error) {
+	text := "BEGIN ISOLATION LEVEL READ COMMITTED; " + strings.Join(l.lockStatements(scope), "; ")
+	for attempt := 1; ; attempt++ {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		t := &connTxn{ctx: ctx, conn: conn}
+		if err = t.exec(text); err == nil {
+			return t, nil
+		}
+		t.discard()
+		if attempt >= attempts || ctx.Err() != nil || !l.connLost(err) {
+			return nil, err
 		}
 	}
-	return nil
+}
+
+// connTxn is a transaction begun by hand on one pooled connection: database/sql does not know
+// of it, so it ends it itself and returns the connection to the pool only when the connection
+// is outside any transaction; on any doubt the connection is closed instead.
+type connTxn struct {
+	ctx  context.Context
+	conn *sql.Conn
+}
+
+var _ txn = (*connTxn)(nil)
+
+// ExecContext runs a statement in the transaction.
+func (t *connTxn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.conn.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query in the transaction.
+func (t *connTxn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.conn.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a single-row query in the transaction.
+func (t *connTxn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.conn.QueryRowContext(ctx, query, args...)
+}
+
+// errCommitRolledBack: PostgreSQL answered COMMIT with ROLLBACK, because a statement of the
+// transaction had failed.
+var errCommitRolledBack = errors.New("the transaction was rolled back: one of its statements had failed")
+
+// Commit commits the transaction and returns the connection to the pool.
+func (t *connTxn) Commit() error {
+	var tag pgconn.CommandTag
+	err := t.conn.Raw(func(dc any) error {
+		var err error
+		tag, err = dc.(*stdlib.Conn).Conn().Exec(context.WithoutCancel(t.ctx), "COMMIT")
+		return err
+	})
+	if err == nil && tag.String() != "COMMIT" {
+		err = errCommitRolledBack
+	}
+	if err != nil {
+		t.discard()
+		return err
+	}
+	return t.conn.Close()
+}
+
+// Rollback rolls the transaction back and returns the connection to the pool.
+func (t *connTxn) Rollback() error {
+	if err := t.exec("ROLLBACK"); err != nil {
+		t.discard()
+		return err
+	}
+	return t.conn.Close()
+}
+
+// exec runs text as one simple query on the connection (several statements may be sent at
+// once).
+func (t *connTxn) exec(text string) error {
+	return t.conn.Raw(func(dc any) error {
+		_, err := dc.(*stdlib.Conn).Conn().Exec(t.ctx, text)
+		return err
+	})
+}
+
+// discard closes the connection rather than return it to the pool, whatever state it is in.
+func (t *connTxn) discard() {
+	_ = t.conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = t.conn.Close()
 }
 
 // tenantKeys returns the lock keys of scope's tenants in ascending order, without

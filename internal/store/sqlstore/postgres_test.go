@@ -274,6 +274,35 @@ func TestPostgresUpdatesWaitOnlyForOverlappingScopes(t *testing.T) {
 	}
 }
 
+// An Update whose function swallows the error of a failed statement is not committed: the
+// server answers COMMIT with ROLLBACK, Update reports it, nothing is kept, and the connection
+// goes back to the pool outside any transaction, so the next Updates work.
+func TestPostgresUpdateAfterASwallowedFailureIsNotCommitted(t *testing.T) {
+	srv := pgtest.Connect(t)
+	s, _ := openPostgresT(t, srv, "pool_max_conns", "1")
+	ctx := t.Context()
+	err := s.Update(ctx, store.Tenants(store.Tenant{Account: "111122223333", Region: "us-east-1"}), func(st store.Tx) error {
+		if err := st.InsertSubnet(store.Subnet{Account: "111122223333", Region: "us-east-1", ID: "subnet-1", VpcID: "vpc-1", AvailabilityZone: "us-east-1a"}); err != nil {
+			return err
+		}
+		_, _ = st.(*tx).q.ExecContext(ctx, "SELECT 1/0") // fails; its error is dropped
+		return nil
+	})
+	if !errors.Is(err, errCommitRolledBack) {
+		t.Fatalf("Update = %v, want %v", err, errCommitRolledBack)
+	}
+	for i := range 3 {
+		if err := s.Update(ctx, store.Everything(), func(st store.Tx) error {
+			if _, err := st.Subnet("111122223333", "us-east-1", "subnet-1"); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("the rolled-back subnet: %v, want ErrNotFound", err)
+			}
+			return st.PutSetting("n", fmt.Sprint(i))
+		}); err != nil {
+			t.Fatalf("Update #%d after it: %v", i, err)
+		}
+	}
+}
+
 // Lock keys come in ascending order without duplicates, whatever the order of the tenants.
 func TestAdvisoryLockKeysAreCanonical(t *testing.T) {
 	l := advisoryLocks{schema: "s"}

@@ -229,60 +229,86 @@ func (s *Store) Update(ctx context.Context, scope store.Scope, fn func(store.Tx)
 // View runs fn in a read-only transaction that sees one consistent snapshot. Every write
 // through its Tx fails.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.reader, s.d.readTx, true, store.Scope{}, fn)
+	return s.run(ctx, true, store.Scope{}, fn)
 }
 
 // run is one transaction of View, or of an Update of scope.
-func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOnly bool, scope store.Scope, fn func(store.Tx) error) error {
+func (s *Store) run(ctx context.Context, readOnly bool, scope store.Scope, fn func(store.Tx) error) error {
 	what := "update"
 	if readOnly {
 		what = "view"
 	}
-	sqlTx, err := s.begin(ctx, db, opts)
+	var (
+		open txn
+		err  error
+	)
+	if readOnly {
+		open, err = s.beginView(ctx)
+	} else {
+		open, err = s.beginUpdate(ctx, scope)
+	}
 	if err != nil {
-		s.obs.Failure(StepBegin)
-		return fmt.Errorf("%s store: begin %s: %w", s.kind, what, err)
+		return err
 	}
 	done := false
 	defer func() {
 		if !done { // fn panicked: do not leave the connection inside a transaction
-			_ = sqlTx.Rollback()
+			_ = open.Rollback()
 		}
 	}()
-	if !readOnly {
-		if err := s.lock(ctx, sqlTx, scope); err != nil {
-			done = true
-			_ = sqlTx.Rollback()
-			return err
-		}
-	}
 	stmts := s.writeStmts
 	if readOnly {
 		stmts = s.readStmts
 	}
-	t := &tx{ctx: ctx, tx: sqlTx, d: s.d, stmts: stmts, readOnly: readOnly}
+	t := &tx{ctx: ctx, q: open, d: s.d, stmts: stmts, readOnly: readOnly}
 	if err := fn(t); err != nil {
 		done = true
-		_ = sqlTx.Rollback() // fn's error is the one that matters
+		_ = open.Rollback() // fn's error is the one that matters
 		return err
 	}
 	done = true
-	if err := sqlTx.Commit(); err != nil {
+	if err := open.Commit(); err != nil {
 		s.obs.Failure(StepCommit)
 		return fmt.Errorf("%s store: commit %s: %w", s.kind, what, err)
 	}
 	return nil
 }
 
-// lock takes the locks an Update of scope holds until it ends, as the first statement(s) of
-// its transaction, when the dialect has such locks (PostgreSQL).
-func (s *Store) lock(ctx context.Context, sqlTx *sql.Tx, scope store.Scope) error {
-	if s.d.lockScope == nil {
-		return nil
+// txn is an open transaction: a *sql.Tx, or a PostgreSQL Update's transaction begun by hand on
+// one connection (postgres.go).
+type txn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	Commit() error
+	Rollback() error
+}
+
+// beginView begins the transaction of a View.
+func (s *Store) beginView(ctx context.Context) (txn, error) {
+	sqlTx, err := s.begin(ctx, s.reader, s.d.readTx)
+	if err != nil {
+		s.obs.Failure(StepBegin)
+		return nil, fmt.Errorf("%s store: begin view: %w", s.kind, err)
 	}
-	if err := s.d.lockScope(ctx, sqlTx, scope); err != nil {
-		s.obs.Failure(StepLock)
-		return fmt.Errorf("%s store: take the write locks of %s: %w", s.kind, scope.Key(), err)
+	return sqlTx, nil
+}
+
+// beginUpdate begins the transaction of an Update of scope, holding the scope's locks when the
+// dialect has them (PostgreSQL: both in one round trip).
+func (s *Store) beginUpdate(ctx context.Context, scope store.Scope) (txn, error) {
+	if s.d.beginLocked != nil {
+		open, err := s.d.beginLocked(ctx, s.writer, scope, s.beginAttempts)
+		if err != nil {
+			s.obs.Failure(StepLock)
+			return nil, fmt.Errorf("%s store: begin update and take the locks of %s: %w", s.kind, scope.Key(), err)
+		}
+		return open, nil
 	}
-	return nil
+	sqlTx, err := s.begin(ctx, s.writer, s.d.writeTx)
+	if err != nil {
+		s.obs.Failure(StepBegin)
+		return nil, fmt.Errorf("%s store: begin update: %w", s.kind, err)
+	}
+	return sqlTx, nil
 }

@@ -15,7 +15,7 @@ import (
 // tx is the store.Tx of one Update or View.
 type tx struct {
 	ctx      context.Context
-	tx       *sql.Tx
+	q        txn // a *sql.Tx on SQLite, whose prepared statements (stmts) it can run
 	d        *dialect
 	stmts    statements // prepared at Open, keyed by portable text
 	readOnly bool
@@ -38,9 +38,9 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 		return nil, errReadOnly
 	}
 	if st := t.stmts[query]; st != nil {
-		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+		return t.q.(*sql.Tx).StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
 	}
-	return t.tx.ExecContext(t.ctx, t.d.rebind(query), args...)
+	return t.q.ExecContext(t.ctx, t.d.rebind(query), args...)
 }
 
 // execCount runs a write statement and returns how many rows it changed.
@@ -55,17 +55,17 @@ func (t *tx) execCount(query string, args ...any) (int64, error) {
 // queryRow runs a single-row SELECT.
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
 	if st := t.stmts[query]; st != nil {
-		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+		return t.q.(*sql.Tx).StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
 	}
-	return t.tx.QueryRowContext(t.ctx, t.d.rebind(query), args...)
+	return t.q.QueryRowContext(t.ctx, t.d.rebind(query), args...)
 }
 
 // query runs a SELECT.
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	if st := t.stmts[query]; st != nil {
-		return t.tx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
+		return t.q.(*sql.Tx).StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
 	}
-	return t.tx.QueryContext(t.ctx, t.d.rebind(query), args...)
+	return t.q.QueryContext(t.ctx, t.d.rebind(query), args...)
 }
 
 // count runs a SELECT COUNT(*).
