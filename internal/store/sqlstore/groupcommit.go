@@ -11,8 +11,8 @@ import (
 
 // Group commit.
 //
-// Update transactions run one at a time whatever the database (SQLite has one writer;
-// PostgreSQL Updates share an advisory lock), so each pays for a BEGIN, a COMMIT and, with
+// Updates of one scope run one at a time (SQLite has one writer for every scope; PostgreSQL
+// Updates of a tenant share its advisory lock), so each pays for a BEGIN, a COMMIT and, with
 // DurabilityFsync, the fsync of that commit, one after another. The store shares that cost
 // between the Updates that arrive while another runs: they queue, and the next transaction runs
 // all of them in arrival order, each under its own savepoint, and commits once. A function that
@@ -20,7 +20,12 @@ import (
 // keeps nothing or everything, as the store.Store contract says. Every caller is answered only
 // after the commit that holds its writes: "acknowledged" still means "committed".
 //
-// There is no committer goroutine. The first caller to find the store idle leads: it runs the
+// On PostgreSQL the queues are per scope (store.Scope.Key): Updates of different tenants run
+// in transactions of their own at once, and a tenant waiting for its lock (held by another
+// replica) holds up no other tenant's Updates. On SQLite one queue holds every Update, since
+// the database would serialize them anyway.
+//
+// There is no committer goroutine. The first caller to find its queue idle leads: it runs the
 // batch that starts with its own function and, when that batch is over, hands the lead to the
 // oldest caller still waiting. With no contention an Update therefore runs on its caller's
 // goroutine as a plain transaction of its own, without savepoints; under load the batches grow

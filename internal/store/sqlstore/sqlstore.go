@@ -14,13 +14,14 @@
 // is unlinked as soon as it is open (memory.go).
 //
 // A PostgreSQL database ("postgres://..." or "postgresql://...") is one pool shared by Update
-// and View, and may be shared by any number of server processes: Updates take one advisory
-// lock per schema under READ COMMITTED, Views read a REPEATABLE READ snapshot (postgres.go
-// explains why this is serializable without a leader).
+// and View, and may be shared by any number of server processes: an Update takes the advisory
+// locks of its scope (a tenant's, or everything's) under READ COMMITTED, so Updates of
+// different tenants run at once; Views read a REPEATABLE READ snapshot (postgres.go explains
+// why this is serializable per scope without a leader).
 //
-// Updates that arrive while another runs share the next transaction and its commit, each under
-// its own savepoint (groupcommit.go); the durability (durability.go) decides whether a commit
-// waits for the disk.
+// Updates that arrive while another of the same scope runs (any other, on SQLite) share the
+// next transaction and its commit, each under its own savepoint (groupcommit.go); the
+// durability (durability.go) decides whether a commit waits for the disk.
 //
 // The schema is created and upgraded at Open by an ordered list of migrations recorded in the
 // schema_migrations table; then the statements are prepared once per pool (prepared.go). Times
