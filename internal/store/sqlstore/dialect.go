@@ -32,14 +32,17 @@ type dialect struct {
 	// writer connection begins every transaction IMMEDIATE (DSN _txlock), taking the
 	// database's single write lock up front, which makes Update serializable.
 	writeTx *sql.TxOptions
-	// beginLocked, when set, begins every Update transaction on a connection of db and takes
-	// the locks that serialize it with every other Update of an overlapping scope, held until
-	// commit or rollback (PostgreSQL: advisory transaction locks per tenant under READ
-	// COMMITTED, in the same round trip as BEGIN; see postgres.go). Updates of disjoint scopes
-	// then run at once, each in its own transaction. It tries up to attempts connections while
-	// the one it got is dead. When nil, Update begins with writeTx and the database serializes
-	// every Update by itself (SQLite).
-	beginLocked func(ctx context.Context, db *sql.DB, scope store.Scope, attempts int) (txn, error)
+	// beginUpdate, when set, begins every Update transaction on a connection of db in a way
+	// that takes the locks serializing it with every other Update of an overlapping scope, held
+	// until commit or rollback (PostgreSQL: advisory transaction locks per tenant under READ
+	// COMMITTED, sent with the transaction's first query; see postgres.go). Updates of disjoint
+	// scopes then run at once, each in its own transaction. It tries up to attempts
+	// connections while the one it has is dead. When nil, Update begins with writeTx and the
+	// database serializes every Update by itself (SQLite).
+	beginUpdate func(ctx context.Context, db *sql.DB, scope store.Scope, attempts int) (txn, error)
+	// beginView, when set, begins every View transaction on a connection of db (PostgreSQL:
+	// REPEATABLE READ, READ ONLY, sent with the first query); when nil, View begins with readTx.
+	beginView func(ctx context.Context, db *sql.DB, attempts int) (txn, error)
 	// readTx are the options View begins its transaction with.
 	readTx *sql.TxOptions
 	// migrationLock, when set, is run first in every migration transaction to keep concurrent

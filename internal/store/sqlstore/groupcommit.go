@@ -78,7 +78,7 @@ type call struct {
 func (s *Store) update(ctx context.Context, scope store.Scope, fn func(store.Tx) error) error {
 	c := &call{ctx: ctx, scope: scope, fn: fn, lead: make(chan bool, 1)}
 	key := ""
-	if s.d.beginLocked != nil {
+	if s.d.beginUpdate != nil {
 		key = scope.Key()
 	}
 	s.groups.mu.Lock()

@@ -116,7 +116,8 @@ func openPostgres(ctx context.Context, dsn string, durability Durability) (*Stor
 		return nil, errors.Join(fmt.Errorf("open %s: its search_path names no existing schema (create it, or set search_path in the DSN)", where), db.Close())
 	}
 	d := *postgresDialect
-	d.beginLocked = advisoryLocks{schema: schema, everything: lockKey("write", schema), connLost: postgresConnLost}.begin
+	locks := advisoryLocks{schema: schema, everything: lockKey("write", schema), connLost: postgresConnLost}
+	d.beginUpdate, d.beginView = locks.beginUpdate, locks.beginView
 	d.migrationLock = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey("migrate", schema))
 	if err := migrate(ctx, db, &d); err != nil {
 		return nil, errors.Join(fmt.Errorf("open %s, schema %s: %w", where, schema, err), db.Close())
@@ -192,65 +193,165 @@ type advisoryLocks struct {
 	connLost   func(error) bool // whether a failed begin found its connection dead
 }
 
-// lockStatements returns the statements that take the locks of an Update of scope: the lock
-// on everything, exclusive for Everything and shared otherwise, then each tenant's lock in
-// ascending key order. The keys are numbers the store computed, so they are written into
-// the text, which lets BEGIN and the locks go to the server as one simple query.
-func (l advisoryLocks) lockStatements(scope store.Scope) []string {
+// statement is one SQL statement with its arguments.
+type statement struct {
+	text string
+	args []any
+}
+
+// Statements that begin a transaction by hand.
+var (
+	beginWrite = statement{text: "BEGIN ISOLATION LEVEL READ COMMITTED"}
+	beginRead  = statement{text: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"}
+)
+
+// beginStatements returns the statements that begin an Update of scope and take its locks:
+// BEGIN, the lock on everything (exclusive for Everything, shared otherwise), then each
+// tenant's lock in ascending key order. Their texts are constant, so each is prepared once per
+// connection whatever the tenant.
+func (l advisoryLocks) beginStatements(scope store.Scope) []statement {
 	if scope.All() {
-		return []string{fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", l.everything)}
+		return []statement{beginWrite, {text: "SELECT pg_advisory_xact_lock($1)", args: []any{l.everything}}}
 	}
-	stmts := []string{fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d)", l.everything)}
+	stmts := []statement{beginWrite, {text: "SELECT pg_advisory_xact_lock_shared($1)", args: []any{l.everything}}}
 	for _, k := range l.tenantKeys(scope) {
-		stmts = append(stmts, fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", k))
+		stmts = append(stmts, statement{text: "SELECT pg_advisory_xact_lock($1)", args: []any{k}})
 	}
 	return stmts
 }
 
-// begin begins an Update of scope on a connection of db and takes its locks, in one round
-// trip: a simple query (pgx sends a text without arguments as one) of several statements,
-// which the server runs in order. If the connection turns out dead, it tries another, up to
-// attempts in all: nothing has run yet.
-func (l advisoryLocks) begin(ctx context.Context, db *sql.DB, scope store.Scope, attempts int) (txn, error) {
-	text := "BEGIN ISOLATION LEVEL READ COMMITTED; " + strings.Join(l.lockStatements(scope), "; ")
+// beginUpdate begins an Update of scope by hand (connTxn): its BEGIN and locks go to the
+// server with its first statement.
+func (l advisoryLocks) beginUpdate(ctx context.Context, db *sql.DB, scope store.Scope, attempts int) (txn, error) {
+	return beginConnTxn(ctx, db, l.beginStatements(scope), attempts, l.connLost)
+}
+
+// beginView begins a View by hand (connTxn): its BEGIN goes to the server with its first
+// statement.
+func (l advisoryLocks) beginView(ctx context.Context, db *sql.DB, attempts int) (txn, error) {
+	return beginConnTxn(ctx, db, []statement{beginRead}, attempts, l.connLost)
+}
+
+// connTxn is a transaction begun by hand on one pooled connection, so that its BEGIN (and the
+// Update's locks) cost no round trip of their own: they are sent in one pipeline with its first
+// query that reads rows through readRows — every transaction's first, the agenda (Tx.Agenda) —
+// or, before any other first statement, on their own. The server runs a pipeline in order, so
+// the query's snapshot is taken after the locks are granted. database/sql does not know of the
+// transaction: connTxn ends it itself and returns the connection to the pool only outside any
+// transaction; on any doubt the connection is closed instead.
+type connTxn struct {
+	ctx      context.Context
+	db       *sql.DB
+	conn     *sql.Conn
+	begin    []statement      // not yet sent; nil once the transaction has begun
+	attempts int              // connections to try in all while the one in hand is dead
+	connLost func(error) bool // whether a failure found the connection dead
+}
+
+var (
+	_ txn       = (*connTxn)(nil)
+	_ rowReader = (*connTxn)(nil)
+)
+
+// beginConnTxn takes a connection from db for a transaction that begin will begin.
+func beginConnTxn(ctx context.Context, db *sql.DB, begin []statement, attempts int, connLost func(error) bool) (*connTxn, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &connTxn{ctx: ctx, db: db, conn: conn, begin: begin, attempts: attempts, connLost: connLost}, nil
+}
+
+// pipeline sends the begin statements, then q (if q.text is set) and calls row with each row
+// of q, all in one round trip. While nothing of the transaction has reached the server, a
+// connection found dead is replaced and the pipeline sent again on the new one.
+func (t *connTxn) pipeline(ctx context.Context, q statement, row func(scan func(dest ...any) error) error) error {
 	for attempt := 1; ; attempt++ {
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			return nil, err
+		delivered := false
+		err := t.conn.Raw(func(dc any) error {
+			var b pgx.Batch
+			for _, st := range t.begin {
+				b.Queue(st.text, st.args...)
+			}
+			if q.text != "" {
+				b.Queue(q.text, q.args...)
+			}
+			br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, &b)
+			for range t.begin {
+				if _, err := br.Exec(); err != nil {
+					return errors.Join(err, br.Close())
+				}
+			}
+			if q.text != "" {
+				rows, err := br.Query()
+				if err != nil {
+					return errors.Join(err, br.Close())
+				}
+				for rows.Next() {
+					delivered = true
+					if err := row(rows.Scan); err != nil {
+						rows.Close()
+						return errors.Join(err, br.Close())
+					}
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					return errors.Join(err, br.Close())
+				}
+			}
+			return br.Close()
+		})
+		if err == nil {
+			t.begin = nil
+			return nil
 		}
-		t := &connTxn{ctx: ctx, conn: conn}
-		if err = t.exec(text); err == nil {
-			return t, nil
+		if len(t.begin) == 0 || delivered || attempt >= t.attempts || ctx.Err() != nil || !t.connLost(err) {
+			return err
 		}
+		// The transaction had not begun: nothing is lost by beginning it on another connection.
 		t.discard()
-		if attempt >= attempts || ctx.Err() != nil || !l.connLost(err) {
-			return nil, err
+		if t.conn, err = t.db.Conn(ctx); err != nil {
+			return err
 		}
 	}
 }
 
-// connTxn is a transaction begun by hand on one pooled connection: database/sql does not know
-// of it, so it ends it itself and returns the connection to the pool only when the connection
-// is outside any transaction; on any doubt the connection is closed instead.
-type connTxn struct {
-	ctx  context.Context
-	conn *sql.Conn
+// flush sends the begin statements if they are still pending.
+func (t *connTxn) flush(ctx context.Context) error {
+	if len(t.begin) == 0 {
+		return nil
+	}
+	return t.pipeline(ctx, statement{}, nil)
 }
 
-var _ txn = (*connTxn)(nil)
+// readRows runs a query in the transaction (with the begin statements, if still pending) and
+// calls row with each row's scanner.
+func (t *connTxn) readRows(ctx context.Context, query string, args []any, row func(scan func(dest ...any) error) error) error {
+	return t.pipeline(ctx, statement{text: query, args: args}, row)
+}
 
 // ExecContext runs a statement in the transaction.
 func (t *connTxn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	return t.conn.ExecContext(ctx, query, args...)
 }
 
 // QueryContext runs a query in the transaction.
 func (t *connTxn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	return t.conn.QueryContext(ctx, query, args...)
 }
 
-// QueryRowContext runs a single-row query in the transaction.
+// QueryRowContext runs a single-row query in the transaction. If the transaction cannot
+// begin, the connection is closed, and the row reports sql.ErrConnDone.
 func (t *connTxn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if err := t.flush(ctx); err != nil {
+		t.discard()
+	}
 	return t.conn.QueryRowContext(ctx, query, args...)
 }
 
@@ -258,8 +359,12 @@ func (t *connTxn) QueryRowContext(ctx context.Context, query string, args ...any
 // transaction had failed.
 var errCommitRolledBack = errors.New("the transaction was rolled back: one of its statements had failed")
 
-// Commit commits the transaction and returns the connection to the pool.
+// Commit commits the transaction and returns the connection to the pool. A transaction that
+// never reached the server has nothing to commit.
 func (t *connTxn) Commit() error {
+	if len(t.begin) > 0 {
+		return t.conn.Close()
+	}
 	var tag pgconn.CommandTag
 	err := t.conn.Raw(func(dc any) error {
 		var err error
@@ -278,20 +383,18 @@ func (t *connTxn) Commit() error {
 
 // Rollback rolls the transaction back and returns the connection to the pool.
 func (t *connTxn) Rollback() error {
-	if err := t.exec("ROLLBACK"); err != nil {
+	if len(t.begin) > 0 {
+		return t.conn.Close()
+	}
+	err := t.conn.Raw(func(dc any) error {
+		_, err := dc.(*stdlib.Conn).Conn().Exec(context.WithoutCancel(t.ctx), "ROLLBACK")
+		return err
+	})
+	if err != nil {
 		t.discard()
 		return err
 	}
 	return t.conn.Close()
-}
-
-// exec runs text as one simple query on the connection (several statements may be sent at
-// once).
-func (t *connTxn) exec(text string) error {
-	return t.conn.Raw(func(dc any) error {
-		_, err := dc.(*stdlib.Conn).Conn().Exec(t.ctx, text)
-		return err
-	})
 }
 
 // discard closes the connection rather than return it to the pool, whatever state it is in.

@@ -287,6 +287,14 @@ type txn interface {
 
 // beginView begins the transaction of a View.
 func (s *Store) beginView(ctx context.Context) (txn, error) {
+	if s.d.beginView != nil {
+		open, err := s.d.beginView(ctx, s.reader, s.beginAttempts)
+		if err != nil {
+			s.obs.Failure(StepBegin)
+			return nil, fmt.Errorf("%s store: begin view: %w", s.kind, err)
+		}
+		return open, nil
+	}
 	sqlTx, err := s.begin(ctx, s.reader, s.d.readTx)
 	if err != nil {
 		s.obs.Failure(StepBegin)
@@ -298,8 +306,8 @@ func (s *Store) beginView(ctx context.Context) (txn, error) {
 // beginUpdate begins the transaction of an Update of scope, holding the scope's locks when the
 // dialect has them (PostgreSQL: both in one round trip).
 func (s *Store) beginUpdate(ctx context.Context, scope store.Scope) (txn, error) {
-	if s.d.beginLocked != nil {
-		open, err := s.d.beginLocked(ctx, s.writer, scope, s.beginAttempts)
+	if s.d.beginUpdate != nil {
+		open, err := s.d.beginUpdate(ctx, s.writer, scope, s.beginAttempts)
 		if err != nil {
 			s.obs.Failure(StepLock)
 			return nil, fmt.Errorf("%s store: begin update and take the locks of %s: %w", s.kind, scope.Key(), err)

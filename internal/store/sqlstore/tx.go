@@ -215,25 +215,45 @@ func (a *agenda) read(t *tx, query string, names []string, tenant ...store.Tenan
 			args = append(args, tn.Account, tn.Region)
 		}
 	}
+	return t.readRows(query, args, func(scan func(dest ...any) error) error {
+		var kind int
+		var id, value string
+		var at int64
+		if err := scan(&kind, &id, &value, &at); err != nil {
+			return err
+		}
+		if kind == settingRow {
+			a.settings[id] = value
+			return nil
+		}
+		ev := store.Event{Kind: store.EventKind(kind), ID: id, At: fromMs(at)}
+		if !a.found || eventBefore(ev, a.next) {
+			a.next, a.found = ev, true
+		}
+		return nil
+	})
+}
+
+// rowReader is a txn that can read the rows of a query itself, without database/sql: a
+// PostgreSQL transaction begun by hand sends its BEGIN (and locks) with the first such query,
+// in one round trip (connTxn.readRows).
+type rowReader interface {
+	readRows(ctx context.Context, query string, args []any, row func(scan func(dest ...any) error) error) error
+}
+
+// readRows runs a SELECT and calls row with the scanner of each row it returns, in order.
+func (t *tx) readRows(query string, args []any, row func(scan func(dest ...any) error) error) error {
+	if r, ok := t.q.(rowReader); ok {
+		return r.readRows(t.ctx, t.d.rebind(query), args, row)
+	}
 	rows, err := t.query(query, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var kind int
-		var id, value string
-		var at int64
-		if err := rows.Scan(&kind, &id, &value, &at); err != nil {
+		if err := row(rows.Scan); err != nil {
 			return err
-		}
-		if kind == settingRow {
-			a.settings[id] = value
-			continue
-		}
-		ev := store.Event{Kind: store.EventKind(kind), ID: id, At: fromMs(at)}
-		if !a.found || eventBefore(ev, a.next) {
-			a.next, a.found = ev, true
 		}
 	}
 	return rows.Err()
