@@ -246,6 +246,7 @@ type connTxn struct {
 	begin    []statement      // not yet sent; nil once the transaction has begun
 	attempts int              // connections to try in all while the one in hand is dead
 	connLost func(error) bool // whether a failure found the connection dead
+	dead     bool             // the transaction failed to begin and its connection is closed
 }
 
 var (
@@ -305,12 +306,20 @@ func (t *connTxn) pipeline(ctx context.Context, q statement, row func(scan func(
 			t.begin = nil
 			return nil
 		}
-		if len(t.begin) == 0 || delivered || attempt >= t.attempts || ctx.Err() != nil || !t.connLost(err) {
+		if len(t.begin) == 0 {
+			return err // a failed statement of a transaction under way: the caller rolls back
+		}
+		// The transaction may have begun, and failed, or not begun at all: the connection is
+		// in no state to reuse.
+		t.discard()
+		if delivered || attempt >= t.attempts || ctx.Err() != nil || !t.connLost(err) {
+			t.begin, t.dead = nil, true
 			return err
 		}
-		// The transaction had not begun: nothing is lost by beginning it on another connection.
-		t.discard()
+		// The connection was dead, so the transaction had not begun: nothing is lost by
+		// beginning it on another connection.
 		if t.conn, err = t.db.Conn(ctx); err != nil {
+			t.begin, t.dead = nil, true
 			return err
 		}
 	}
@@ -355,6 +364,9 @@ func (t *connTxn) QueryRowContext(ctx context.Context, query string, args ...any
 	return t.conn.QueryRowContext(ctx, query, args...)
 }
 
+// errNotBegun: the transaction never began, so there is nothing to commit.
+var errNotBegun = errors.New("the transaction could not begin")
+
 // errCommitRolledBack: PostgreSQL answered COMMIT with ROLLBACK, because a statement of the
 // transaction had failed.
 var errCommitRolledBack = errors.New("the transaction was rolled back: one of its statements had failed")
@@ -362,6 +374,9 @@ var errCommitRolledBack = errors.New("the transaction was rolled back: one of it
 // Commit commits the transaction and returns the connection to the pool. A transaction that
 // never reached the server has nothing to commit.
 func (t *connTxn) Commit() error {
+	if t.dead {
+		return errNotBegun
+	}
 	if len(t.begin) > 0 {
 		return t.conn.Close()
 	}
@@ -383,6 +398,9 @@ func (t *connTxn) Commit() error {
 
 // Rollback rolls the transaction back and returns the connection to the pool.
 func (t *connTxn) Rollback() error {
+	if t.dead {
+		return nil
+	}
 	if len(t.begin) > 0 {
 		return t.conn.Close()
 	}

@@ -581,10 +581,23 @@ func TestPostgresOutageFailsCleanlyAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Sessions terminated while idle (a server restart, a failover) cost no request at all.
+	// Sessions terminated while idle (a server restart, a failover) cost no request at all,
+	// whether the first statement after it is a write, an agenda (sent in one pipeline with
+	// BEGIN and the locks) or a View's.
 	srv.Terminate(t, p)
 	if err := put("after", "restart"); err != nil {
 		t.Fatalf("first Update after its idle sessions were terminated: %v", err)
+	}
+	srv.Terminate(t, p)
+	if err := s.Update(ctx, store.Tenants(store.Tenant{Account: "111122223333", Region: "us-east-1"}), func(tx store.Tx) error {
+		_, _, _, err := tx.Agenda(store.Tenants(store.Tenant{Account: "111122223333", Region: "us-east-1"}), "after")
+		return err
+	}); err != nil {
+		t.Fatalf("first agenda after the idle sessions were terminated: %v", err)
+	}
+	srv.Terminate(t, p)
+	if err := s.View(ctx, func(tx store.Tx) error { _, err := tx.Setting("after"); return err }); err != nil {
+		t.Fatalf("first View after the idle sessions were terminated: %v", err)
 	}
 }
 
