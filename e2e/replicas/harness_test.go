@@ -103,18 +103,21 @@ func newFleet(t *testing.T, n int, opts fleetOptions) *fleet {
 // newReplica builds the clients of a server at url.
 func newReplica(name, url string) *replica {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 60 * time.Second}
-	return &replica{
-		name:  name,
-		url:   url,
-		admin: admin.Client{Endpoint: url, HTTP: hc},
-		api: cloudhsmv2.New(cloudhsmv2.Options{
-			Region:           "us-east-1",
-			BaseEndpoint:     aws.String(url),
-			Credentials:      credentials.NewStaticCredentialsProvider(account, "x", ""),
-			RetryMaxAttempts: 1,
-			HTTPClient:       hc,
-		}),
-	}
+	r := &replica{name: name, url: url, admin: admin.Client{Endpoint: url, HTTP: hc}}
+	return r.as(account)
+}
+
+// as returns r with an API client that calls as another account (over the same connections).
+func (r *replica) as(acct string) *replica {
+	other := *r
+	other.api = cloudhsmv2.New(cloudhsmv2.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(r.url),
+		Credentials:      credentials.NewStaticCredentialsProvider(acct, "x", ""),
+		RetryMaxAttempts: 1,
+		HTTPClient:       r.admin.HTTP,
+	})
+	return &other
 }
 
 // adminCall calls a replica's admin API and decodes the answer into out (if not nil).

@@ -51,20 +51,24 @@ func TestDatabaseOutageFailsRequestsCleanlyAndReplicasRecover(t *testing.T) {
 		t.Fatal(err)
 	}
 	const creates, reads = 6, 4
-	inFlight := make(chan error, creates+reads)
+	type answer struct {
+		what string
+		err  error
+	}
+	inFlight := make(chan answer, creates+reads)
 	var wg sync.WaitGroup
 	for i := range creates {
 		wg.Go(func() {
 			_, err := f.replicas[i%2].api.CreateCluster(ctx, &cloudhsmv2.CreateClusterInput{
 				HsmType: aws.String("hsm2m.medium"), SubnetIds: subnets, TagList: []types.Tag{tag("n", "in-flight")},
 			})
-			inFlight <- err
+			inFlight <- answer{fmt.Sprintf("CreateCluster #%d through %s", i, f.replicas[i%2].name), err}
 		})
 	}
 	for i := range reads {
 		wg.Go(func() {
 			_, err := f.replicas[i%2].api.DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{})
-			inFlight <- err
+			inFlight <- answer{fmt.Sprintf("DescribeClusters #%d through %s", i, f.replicas[i%2].name), err}
 		})
 	}
 	// One write per replica reaches PostgreSQL (the first on the tags lock, the other on the
@@ -99,8 +103,8 @@ func TestDatabaseOutageFailsRequestsCleanlyAndReplicasRecover(t *testing.T) {
 	}
 	wg.Wait()
 	close(inFlight)
-	for err := range inFlight {
-		wantAPIError(t, "a request in flight when the database went away", err, internalFailure, http.StatusInternalServerError)
+	for a := range inFlight {
+		wantAPIError(t, a.what+", in flight when the database went away", a.err, internalFailure, http.StatusInternalServerError)
 	}
 	for _, r := range f.replicas {
 		_, err := r.api.CreateCluster(ctx, &cloudhsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"), SubnetIds: subnets})

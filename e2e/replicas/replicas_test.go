@@ -193,64 +193,85 @@ func TestTheVirtualClockIsOneClock(t *testing.T) {
 }
 
 // Due transitions and daily backups happen exactly once, however many replicas there are and
-// whoever applies them. Two ACTIVE clusters — one keeping backups 90 days, one 7 — then 30
-// days pass at once, while replicas are reading: the first has its activation backup and
-// exactly 30 daily ones, 24 h apart; the second shows each backup in the one state the
-// lifecycle gives it on day 30 (expired on day c+8, DELETED on day c+15, purged on day c+22),
-// with the DeleteTimestamp of a single expiry.
+// whoever applies them. Two ACTIVE clusters in each tenant — one keeping backups 90 days, one
+// 7 — then 30 days pass at once, while replicas are reading: the first has its activation
+// backup and exactly 30 daily ones, 24 h apart; the second shows each backup in the one state
+// the lifecycle gives it on day 30 (expired on day c+8, DELETED on day c+15, purged on day
+// c+22), with the DeleteTimestamp of a single expiry. With several tenants (accounts), each
+// tenant is settled by the replicas' Updates and reads of that tenant alone, concurrently with
+// the others'.
 func TestDueTransitionsHappenExactlyOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		replicas int
+		tenants  int
 		wallJump bool // the wall clock jumps under every replica, instead of an admin advance through A
 	}{
-		{"one replica, clock advanced 30 days through the admin API", 1, false},
-		{"three replicas, clock advanced through A while B and C read", 3, false},
-		{"three replicas, wall clock jumps 30 days while all three read", 3, true},
+		{"one replica, clock advanced 30 days through the admin API", 1, 1, false},
+		{"three replicas, clock advanced through A while B and C read", 3, 1, false},
+		{"three replicas, wall clock jumps 30 days while all three read", 3, 1, true},
+		{"three replicas, three tenants, wall clock jumps 30 days while all read every tenant", 3, 3, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFleet(t, tc.replicas, fleetOptions{})
-			a := f.replicas[0]
-			kept, _ := activeCluster(t, a, "")
-			expiring, _ := activeCluster(t, a, "7")
+			accounts := []string{account, "444455556666", "777788889999"}[:tc.tenants]
+			type tenant struct {
+				account        string
+				kept, expiring string
+				onEveryReplica []*replica
+			}
+			tenants := make([]tenant, len(accounts))
+			for i, acct := range accounts {
+				tn := tenant{account: acct}
+				for _, r := range f.replicas {
+					tn.onEveryReplica = append(tn.onEveryReplica, r.as(acct))
+				}
+				tn.kept, _ = activeCluster(t, tn.onEveryReplica[0], "")
+				tn.expiring, _ = activeCluster(t, tn.onEveryReplica[0], "7")
+				tenants[i] = tn
+			}
 
-			readers := f.replicas[1:]
+			first := 1 // replica A moves the clock; the others read
 			if tc.wallJump {
-				readers = f.replicas
+				first = 0
 			}
 			var reads atomic.Int64
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
-			for _, r := range readers {
-				for range 2 {
-					wg.Go(func() {
-						for {
-							select {
-							case <-stop:
-								return
-							default:
+			readers := 0
+			for _, tn := range tenants {
+				for _, r := range tn.onEveryReplica[first:] {
+					readers++
+					for range 2 {
+						wg.Go(func() {
+							for {
+								select {
+								case <-stop:
+									return
+								default:
+								}
+								// Retries absorb the SDK closing a keep-alive connection under its
+								// own response (aws/aws-sdk-go-v2#2737), which grew likelier as the
+								// server got faster, and nothing else: an answer from the server, a
+								// 500 or a throttle included, fails the test.
+								_, err := r.api.DescribeBackups(context.Background(), &cloudhsmv2.DescribeBackupsInput{
+									Filters: map[string][]string{"clusterIds": {tn.kept, tn.expiring}},
+								}, func(o *cloudhsmv2.Options) { o.Retryer = netfail.Retryer(3) })
+								if err != nil {
+									t.Errorf("%s as %s: DescribeBackups during the jump: %v", r.name, tn.account, err)
+									return
+								}
+								reads.Add(1)
 							}
-							// Retries absorb the SDK closing a keep-alive connection under its
-							// own response (aws/aws-sdk-go-v2#2737), which grew likelier as the
-							// server got faster, and nothing else: an answer from the server, a
-							// 500 or a throttle included, fails the test.
-							_, err := r.api.DescribeBackups(context.Background(), &cloudhsmv2.DescribeBackupsInput{
-								Filters: map[string][]string{"clusterIds": {kept, expiring}},
-							}, func(o *cloudhsmv2.Options) { o.Retryer = netfail.Retryer(3) })
-							if err != nil {
-								t.Errorf("%s: DescribeBackups during the jump: %v", r.name, err)
-								return
-							}
-							reads.Add(1)
-						}
-					})
+						})
+					}
 				}
 			}
 			// waitReads waits until the readers have made n reads in all, and fails the test if
 			// they do not within a minute: the jump must not pass with no one reading.
 			waitReads := func(n int64, what string) {
 				t.Helper()
-				if len(readers) == 0 {
+				if readers == 0 {
 					return
 				}
 				deadline := time.Now().Add(time.Minute)
@@ -268,33 +289,35 @@ func TestDueTransitionsHappenExactlyOnce(t *testing.T) {
 			if tc.wallJump {
 				f.clock.Advance(30 * day)
 			} else {
-				a.advance(t, 30*day)
+				f.replicas[0].advance(t, 30*day)
 			}
 			waitReads(reads.Load()+30, "after the jump") // and go on reading after it
 			close(stop)
 			wg.Wait()
 			t.Logf("30-day jump settled and read back in %v, while %d readers made %d DescribeBackups",
-				time.Since(began).Round(time.Millisecond), 2*len(readers), reads.Load())
+				time.Since(began).Round(time.Millisecond), 2*readers, reads.Load())
 
-			for _, r := range f.replicas {
-				checkKept(t, r, kept)
-				checkExpiring(t, r, expiring)
-			}
-			all := 0
-			ids := map[string]bool{}
-			pages := cloudhsmv2.NewDescribeBackupsPaginator(a.api, &cloudhsmv2.DescribeBackupsInput{})
-			for pages.HasMorePages() {
-				page, err := pages.NextPage(context.Background())
-				if err != nil {
-					t.Fatal(err)
+			for _, tn := range tenants {
+				for _, r := range tn.onEveryReplica {
+					checkKept(t, r, tn.kept)
+					checkExpiring(t, r, tn.expiring)
 				}
-				for _, bk := range page.Backups {
-					all++
-					ids[aws.ToString(bk.BackupId)] = true
+				all := 0
+				ids := map[string]bool{}
+				pages := cloudhsmv2.NewDescribeBackupsPaginator(tn.onEveryReplica[0].api, &cloudhsmv2.DescribeBackupsInput{})
+				for pages.HasMorePages() {
+					page, err := pages.NextPage(context.Background())
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, bk := range page.Backups {
+						all++
+						ids[aws.ToString(bk.BackupId)] = true
+					}
 				}
-			}
-			if all != 31+22 || len(ids) != all {
-				t.Fatalf("the account lists %d backups (%d distinct IDs), want 31 + 22", all, len(ids))
+				if all != 31+22 || len(ids) != all {
+					t.Fatalf("account %s lists %d backups (%d distinct IDs), want 31 + 22", tn.account, all, len(ids))
+				}
 			}
 		})
 	}

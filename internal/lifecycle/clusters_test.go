@@ -164,7 +164,7 @@ func TestActivateRefusesOtherStates(t *testing.T) {
 			f := newFixture(t, testConfig())
 			c := clusterIn(state)
 			f.insertCluster(c)
-			err := f.st.Update(t.Context(), func(tx store.Tx) error {
+			err := f.st.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 				_, err := f.e.Activate(tx, c, t0)
 				return err
 			})

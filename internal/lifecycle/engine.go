@@ -101,6 +101,24 @@ func (e *Engine) VirtualNow(tx store.Tx) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read the virtual clock: %w", err)
 	}
+	return e.virtualNow(set)
+}
+
+// Agenda returns the virtual time (as VirtualNow) and whether some lifecycle step of scope is
+// due then, in one read of the store: what every transaction asks first.
+func (e *Engine) Agenda(tx store.Tx, in store.Scope) (now time.Time, due bool, err error) {
+	set, ev, ok, err := tx.Agenda(in, clockOffsetSetting, clockFloorSetting)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read the virtual clock and the next lifecycle event: %w", err)
+	}
+	if now, err = e.virtualNow(set); err != nil {
+		return time.Time{}, false, err
+	}
+	return now, ok && !ev.At.After(now), nil
+}
+
+// virtualNow computes the virtual time from the clock's settings.
+func (e *Engine) virtualNow(set map[string]string) (time.Time, error) {
 	offset, err := msSetting(set, clockOffsetSetting)
 	if err != nil {
 		return time.Time{}, err
@@ -130,7 +148,7 @@ func msSetting(set map[string]string, name string) (int64, error) {
 }
 
 // SetClock moves the virtual clock forward to t and applies everything that became due on the
-// way, in time order. It returns ErrClockBackwards if t is before the current virtual time.
+// way, in time order, in every tenant: its transaction must be an Update of store.Everything. It returns ErrClockBackwards if t is before the current virtual time.
 func (e *Engine) SetClock(tx store.Tx, t time.Time) (time.Time, error) {
 	now, err := e.VirtualNow(tx)
 	if err != nil {
@@ -143,11 +161,12 @@ func (e *Engine) SetClock(tx store.Tx, t time.Time) (time.Time, error) {
 	if err := e.Pin(tx, t); err != nil {
 		return time.Time{}, err
 	}
-	return t, e.Settle(tx, t)
+	return t, e.Settle(tx, t, store.Everything())
 }
 
 // AdvanceTo moves the virtual clock forward to t unless it already reads t or later, applies
-// everything due by then, and returns the clock's time. Unlike SetClock it never fails because
+// everything due by then in every tenant (in an Update of store.Everything), and returns the
+// clock's time. Unlike SetClock it never fails because
 // the clock has passed t (the wall clock may have, while the caller's transaction ran).
 func (e *Engine) AdvanceTo(tx store.Tx, t time.Time) (time.Time, error) {
 	now, err := e.VirtualNow(tx)
@@ -160,7 +179,7 @@ func (e *Engine) AdvanceTo(tx store.Tx, t time.Time) (time.Time, error) {
 		}
 		now = t
 	}
-	return now, e.Settle(tx, now)
+	return now, e.Settle(tx, now, store.Everything())
 }
 
 // Pin makes the virtual clock read t now and move on from there, and never read less than t.
@@ -175,23 +194,16 @@ func (e *Engine) Pin(tx store.Tx, t time.Time) error {
 	return nil
 }
 
-// NeedsSettle reports whether some lifecycle step is due at now.
-func (e *Engine) NeedsSettle(tx store.Tx, now time.Time) (bool, error) {
-	ev, ok, err := tx.NextEvent()
-	if err != nil {
-		return false, fmt.Errorf("next lifecycle event: %w", err)
-	}
-	return ok && !ev.At.After(now), nil
-}
-
 // maxStepsPerSettle bounds one Settle, so a bug cannot loop forever inside a transaction.
 const maxStepsPerSettle = 10_000_000
 
-// Settle applies, in time order, every lifecycle step due at or before now. Each step runs at
-// its own instant: a backup that expires on day 3 of a clock jump is stamped with day 3.
-func (e *Engine) Settle(tx store.Tx, now time.Time) error {
+// Settle applies, in time order, every lifecycle step of scope due at or before now. Each step
+// runs at its own instant: a backup that expires on day 3 of a clock jump is stamped with day 3.
+// A step changes only resources of its own tenant, so the tenants of a store can be settled
+// one by one, each by the Update that holds it (store.Store.Update).
+func (e *Engine) Settle(tx store.Tx, now time.Time, in store.Scope) error {
 	for range maxStepsPerSettle {
-		ev, ok, err := tx.NextEvent()
+		ev, ok, err := tx.NextEvent(in)
 		if err != nil {
 			return fmt.Errorf("next lifecycle event: %w", err)
 		}

@@ -68,7 +68,7 @@ func TestMovingTheClock(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, testConfig())
 			start := f.now()
-			err := f.st.Update(t.Context(), func(tx store.Tx) error {
+			err := f.st.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 				got, err := tt.move(f.e, tx, start.Add(tt.to))
 				if err == nil {
 					equal(t, "returned time", got, start.Add(tt.want))
@@ -83,24 +83,47 @@ func TestMovingTheClock(t *testing.T) {
 	}
 }
 
-// TestNeedsSettle: a step is due from its instant on, not a millisecond before.
-func TestNeedsSettle(t *testing.T) {
+// TestAgenda: a step is due from its instant on, not a millisecond before, and only in the
+// scope of its own tenant.
+func TestAgenda(t *testing.T) {
 	f := newFixture(t, testConfig())
-	needs := func(at time.Time) bool {
+	const account, region = "111122223333", "us-east-1" // backupIn's
+	own := store.Tenants(store.Tenant{Account: account, Region: region})
+	other := store.Tenants(store.Tenant{Account: "999988887777", Region: region})
+	due := func(at time.Time, in store.Scope) bool {
 		var due bool
 		f.update(func(tx store.Tx) error {
-			var err error
-			due, err = f.e.NeedsSettle(tx, at)
+			if err := f.e.Pin(tx, at); err != nil {
+				return err
+			}
+			now, d, err := f.e.Agenda(tx, in)
+			equal(t, "Agenda's virtual time", now, at)
+			due = d
 			return err
 		})
 		return due
 	}
-	equal(t, "with nothing scheduled", needs(t0), false)
+	equal(t, "with nothing scheduled", due(t0, store.Everything()), false)
 	b := backupIn(api.BackupStateCreateInProgress)
 	b.DueAt = t0.Add(time.Hour)
 	f.insertBackup(b)
-	equal(t, "a millisecond before", needs(b.DueAt.Add(-time.Millisecond)), false)
-	equal(t, "at its instant", needs(b.DueAt), true)
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		in   store.Scope
+		want bool
+	}{
+		{"a millisecond before, its tenant", b.DueAt.Add(-time.Millisecond), own, false},
+		{"a millisecond before, everything", b.DueAt.Add(-time.Millisecond), store.Everything(), false},
+		{"at its instant, everything", b.DueAt, store.Everything(), true},
+		{"at its instant, its tenant", b.DueAt, own, true},
+		{"at its instant, its tenant and another", b.DueAt, store.Tenants(store.Tenant{Account: "999988887777", Region: region}, store.Tenant{Account: account, Region: region}), true},
+		{"at its instant, another tenant", b.DueAt, other, false},
+		{"at its instant, its account in another region", b.DueAt, store.Tenants(store.Tenant{Account: account, Region: "eu-west-1"}), false},
+		{"at its instant, no tenant", b.DueAt, store.Tenants(), false},
+	} {
+		equal(t, tc.name, due(tc.at, tc.in), tc.want)
+	}
 }
 
 // TestClockJumpReplaysEveryDay: advancing the clock 30 days takes 30 daily backups and applies

@@ -34,7 +34,7 @@ func TestLiveBackup(t *testing.T) {
 			f.insertCluster(c)
 			var got store.Backup
 			var err error
-			if err := f.st.Update(t.Context(), func(tx store.Tx) error {
+			if err := f.st.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 				b, terr := f.e.TakeBackup(tx, c, now.Add(-tt.age))
 				if terr != nil {
 					return terr

@@ -33,7 +33,7 @@ func TestResourceIDs(t *testing.T) {
 			f := newFixture(t, testConfig())
 			e := lifecycle.New(testConfig(), clock.NewManual(t0), bytes.NewReader(tt.random))
 			var got string
-			err := f.st.Update(t.Context(), func(tx store.Tx) error {
+			err := f.st.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 				for _, id := range tt.reserved {
 					if err := tx.ReserveID(id); err != nil {
 						return err

@@ -80,7 +80,7 @@ func newFixture(t *testing.T, cfg lifecycle.Config) *fixture {
 // update runs fn in a read-write transaction and fails the test on an error.
 func (f *fixture) update(fn func(tx store.Tx) error) {
 	f.t.Helper()
-	if err := f.st.Update(f.t.Context(), fn); err != nil {
+	if err := f.st.Update(f.t.Context(), store.Everything(), fn); err != nil {
 		f.t.Fatalf("Update: %v", err)
 	}
 }
@@ -88,7 +88,7 @@ func (f *fixture) update(fn func(tx store.Tx) error) {
 // settle applies everything due at instant at.
 func (f *fixture) settle(at time.Time) {
 	f.t.Helper()
-	f.update(func(tx store.Tx) error { return f.e.Settle(tx, at) })
+	f.update(func(tx store.Tx) error { return f.e.Settle(tx, at, store.Everything()) })
 }
 
 func (f *fixture) insertCluster(c store.Cluster) {
@@ -262,7 +262,7 @@ func TestTransitionsOfChangedRecordsFail(t *testing.T) {
 			f.insertCluster(clusterIn(api.ClusterStateActive))
 			f.insertHSM(hsmIn(api.HsmStateActive))
 			f.insertBackup(backupIn(api.BackupStateReady))
-			err := f.st.Update(t.Context(), func(tx store.Tx) error { return tt.call(f.e, tx) })
+			err := f.st.Update(t.Context(), store.Everything(), func(tx store.Tx) error { return tt.call(f.e, tx) })
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("got error %v, want %v", err, tt.want)
 			}

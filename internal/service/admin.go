@@ -40,7 +40,7 @@ func (s *Service) AdvanceClock(ctx context.Context, d time.Duration) (time.Time,
 		return time.Time{}, fmt.Errorf("%w: cannot advance the clock by a negative duration %s", ErrConflict, d)
 	}
 	var moved time.Time
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, store.Everything(), func(tx store.Tx, now time.Time) error {
 		var err error
 		moved, err = s.life.AdvanceTo(tx, now.Add(d))
 		return err
@@ -52,7 +52,7 @@ func (s *Service) AdvanceClock(ctx context.Context, d time.Duration) (time.Time,
 // before the clock's time is ErrConflict.
 func (s *Service) SetClock(ctx context.Context, t time.Time) (time.Time, error) {
 	var moved time.Time
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, store.Everything(), func(tx store.Tx, now time.Time) error {
 		var err error
 		moved, err = s.life.SetClock(tx, t)
 		if errors.Is(err, lifecycle.ErrClockBackwards) {
@@ -75,7 +75,7 @@ func adminCluster(tx store.Tx, id string) (store.Cluster, error) {
 // Activate makes an INITIALIZED cluster ACTIVE, as the CloudHSM CLI does, and takes a backup.
 func (s *Service) Activate(ctx context.Context, clusterID string) (*api.Cluster, error) {
 	var out *api.Cluster
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, store.Everything(), func(tx store.Tx, now time.Time) error {
 		c, err := adminCluster(tx, clusterID)
 		if err != nil {
 			return err
@@ -105,7 +105,7 @@ func activeCluster(tx store.Tx, id string) (store.Cluster, error) {
 // TakeBackup backs up an ACTIVE cluster now.
 func (s *Service) TakeBackup(ctx context.Context, clusterID string) (*api.Backup, error) {
 	var out *api.Backup
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, store.Everything(), func(tx store.Tx, now time.Time) error {
 		c, err := activeCluster(tx, clusterID)
 		if err != nil {
 			return err
@@ -129,7 +129,7 @@ func (s *Service) TakeBackup(ctx context.Context, clusterID string) (*api.Backup
 // of the clock, and the next request's backups are newer.
 func (s *Service) TakeBackups(ctx context.Context, clusterID string, n int) ([]string, error) {
 	var ids []string
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, store.Everything(), func(tx store.Tx, now time.Time) error {
 		c, err := activeCluster(tx, clusterID)
 		if err != nil {
 			return err
@@ -164,7 +164,7 @@ func (s *Service) ResetToRealTime(ctx context.Context) error { return s.reset(ct
 
 // reset empties the store but for the pagination key and, when keepClock, the virtual time.
 func (s *Service) reset(ctx context.Context, keepClock bool) error {
-	return s.store.Update(ctx, func(tx store.Tx) error {
+	return s.store.Update(ctx, store.Everything(), func(tx store.Tx) error {
 		now, err := s.life.VirtualNow(tx)
 		if err != nil {
 			return err
@@ -193,7 +193,7 @@ func (s *Service) reset(ctx context.Context, keepClock bool) error {
 // the console's overview; it reads every record's owner and state, so it is not for a hot path.
 func (s *Service) Census(ctx context.Context) ([]store.StateCount, error) {
 	var out []store.StateCount
-	err := s.read(ctx, func(tx store.Tx, _ time.Time) error {
+	err := s.read(ctx, store.Everything(), func(tx store.Tx, _ time.Time) error {
 		var err error
 		out, err = tx.Census()
 		return err

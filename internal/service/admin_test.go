@@ -75,7 +75,7 @@ func TestCensusAppliesWhatIsDueFirst(t *testing.T) {
 	wall := clock.NewManual(start)
 	svc := service.New(service.DefaultConfig(), st, lifecycle.New(lifecycle.DefaultConfig(), wall, rand.NewChaCha8([32]byte{})))
 	ctx := t.Context()
-	err = st.Update(ctx, func(tx store.Tx) error {
+	err = st.Update(ctx, store.Everything(), func(tx store.Tx) error {
 		return tx.InsertBackup(store.Backup{
 			ID: "backup-aaaaaaaaaaa", Account: "111122223333", Region: "us-east-1", State: "PENDING_DELETION",
 			HsmType: "hsm2m.medium", Mode: "FIPS", CreatedAt: start.Add(-time.Hour),

@@ -33,7 +33,7 @@ func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest)
 
 func (s *Service) deleteBackup(ctx context.Context, who identity.Caller, in *api.DeleteBackupRequest) (*api.DeleteBackupResponse, error) {
 	out := &api.DeleteBackupResponse{}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
 		if err != nil {
 			return err
@@ -57,7 +57,7 @@ func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupReques
 
 func (s *Service) restoreBackup(ctx context.Context, who identity.Caller, in *api.RestoreBackupRequest) (*api.RestoreBackupResponse, error) {
 	out := &api.RestoreBackupResponse{}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
 		if err != nil {
 			return err
@@ -83,7 +83,7 @@ func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBack
 
 func (s *Service) modifyBackupAttributes(ctx context.Context, who identity.Caller, in *api.ModifyBackupAttributesRequest) (*api.ModifyBackupAttributesResponse, error) {
 	out := &api.ModifyBackupAttributesResponse{}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		b, err := ownedBackup(tx, who, *in.BackupId)
 		if err != nil {
 			return err
@@ -118,7 +118,10 @@ func (s *Service) copyBackupToRegion(ctx context.Context, who identity.Caller, i
 		return nil, err
 	}
 	out := &api.CopyBackupToRegionResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	// The copy is a resource of the destination region: both tenants are in the scope.
+	scope := store.Tenants(store.Tenant{Account: who.Account, Region: who.Region},
+		store.Tenant{Account: who.Account, Region: *in.DestinationRegion})
+	err = s.update(ctx, scope, func(tx store.Tx, now time.Time) error {
 		src, err := ownedBackup(tx, who, *in.BackupId)
 		if err != nil {
 			return err
@@ -266,7 +269,7 @@ func (s *Service) describeBackups(ctx context.Context, who identity.Caller, in *
 	q.Limit++ // one more tells whether another page follows
 	q.WithTags = true
 	var backups []store.Backup
-	err = s.read(ctx, func(tx store.Tx, now time.Time) error {
+	err = s.read(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		var err error
 		if backups, err = tx.Backups(q); err != nil {
 			return fmt.Errorf("list backups: %w", err)

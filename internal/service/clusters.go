@@ -217,7 +217,7 @@ func (s *Service) createCluster(ctx context.Context, who identity.Caller, in *ap
 		return nil, err
 	}
 	out := &api.CreateClusterResponse{}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err = s.update(ctx, createClusterScope(who, in.SourceBackupId), func(tx store.Tx, now time.Time) error {
 		n, err := tx.CountClusters(who.Account, who.Region, s.cfg.MaxClusters)
 		if err != nil {
 			return fmt.Errorf("count clusters: %w", err)
@@ -260,6 +260,22 @@ func (s *Service) createCluster(ctx context.Context, who identity.Caller, in *ap
 		return err
 	})
 	return out, err
+}
+
+// createClusterScope is the scope of a CreateCluster: the caller's tenant and, when the source
+// backup is named by the ARN of another account's backup in the caller's region, that
+// account's tenant too, whose due steps (the backup's expiry, say) must be settled before the
+// backup's state is read. Any other ARN is refused without reading another tenant.
+func createClusterScope(who identity.Caller, source *string) store.Scope {
+	own := store.Tenant{Account: who.Account, Region: who.Region}
+	if source == nil || !strings.HasPrefix(*source, "arn:") {
+		return store.Tenants(own)
+	}
+	a, err := arn.Parse(*source)
+	if err != nil || a.Region != who.Region || a.Account == who.Account {
+		return store.Tenants(own)
+	}
+	return store.Tenants(own, store.Tenant{Account: a.Account, Region: a.Region})
 }
 
 // sourceCertificates returns the identity (certificates and key) that the cluster a backup was
@@ -329,7 +345,7 @@ func (s *Service) describeClusters(ctx context.Context, who identity.Caller, in 
 	if err != nil {
 		return nil, err
 	}
-	err = s.read(ctx, func(tx store.Tx, now time.Time) error {
+	err = s.read(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		var err error
 		if q.After, err = p.cursor(in.NextToken); err != nil {
 			return err
@@ -377,7 +393,7 @@ func (s *Service) InitializeCluster(ctx context.Context, in *api.InitializeClust
 
 func (s *Service) initializeCluster(ctx context.Context, who identity.Caller, in *api.InitializeClusterRequest) (*api.InitializeClusterResponse, error) {
 	out := &api.InitializeClusterResponse{}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -430,7 +446,7 @@ func (s *Service) modifyCluster(ctx context.Context, who identity.Caller, in *ap
 		}
 	}
 	out := &api.ModifyClusterResponse{}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -476,7 +492,7 @@ func (s *Service) DeleteCluster(ctx context.Context, in *api.DeleteClusterReques
 
 func (s *Service) deleteCluster(ctx context.Context, who identity.Caller, in *api.DeleteClusterRequest) (*api.DeleteClusterResponse, error) {
 	out := &api.DeleteClusterResponse{}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err

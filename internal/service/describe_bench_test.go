@@ -52,7 +52,7 @@ func benchServerWith(b *testing.B, history int) http.Handler {
 		b.Fatal(err)
 	}
 	t0 := time.Now().Add(-24 * time.Hour).UTC().Truncate(time.Millisecond)
-	err = st.Update(ctx, func(tx store.Tx) error {
+	err = st.Update(ctx, store.Everything(), func(tx store.Tx) error {
 		for i := range benchBackups {
 			cluster := benchB
 			if i < 100 {

@@ -41,7 +41,7 @@ type Seeded struct {
 // skipped (lifecycle.SkipDailyBackups), so the cluster has exactly the backups listed.
 func (s *Service) SeedFixture(ctx context.Context, doc *fixture.Document, region string) (Seeded, error) {
 	var out Seeded
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.store.Update(ctx, store.Everything(), func(tx store.Tx) error {
 		out = Seeded{Clusters: map[string]string{}}
 		empty, err := tx.Empty()
 		if err != nil {
@@ -54,7 +54,7 @@ func (s *Service) SeedFixture(ctx context.Context, doc *fixture.Document, region
 		if err != nil {
 			return err
 		}
-		if err := s.life.Settle(tx, now); err != nil {
+		if err := s.life.Settle(tx, now, store.Everything()); err != nil {
 			return err
 		}
 		for i, fc := range doc.Clusters {
@@ -78,7 +78,7 @@ func (s *Service) SeedFixture(ctx context.Context, doc *fixture.Document, region
 				out.Backups += g.Count
 			}
 		}
-		return s.life.Settle(tx, now)
+		return s.life.Settle(tx, now, store.Everything())
 	})
 	return out, err
 }
@@ -141,19 +141,19 @@ func (s *Service) seedCluster(tx store.Tx, where string, who identity.Caller, fc
 		if err := s.seedHSM(tx, c, zones[i%len(zones)], at); err != nil {
 			return store.Cluster{}, 0, err
 		}
-		if err := s.life.Settle(tx, at); err != nil {
+		if err := s.life.Settle(tx, at, store.Everything()); err != nil {
 			return store.Cluster{}, 0, err
 		}
 	}
 	if fc.State == fixture.ClusterUninitialized {
-		return c, *fc.Hsms, s.life.Settle(tx, now)
+		return c, *fc.Hsms, s.life.Settle(tx, now, store.Everything())
 	}
 	if *fc.Hsms == 1 {
 		if c, err = s.seedInitialize(tx, c, initialized); err != nil {
 			return store.Cluster{}, 0, err
 		}
 	}
-	if err := s.life.Settle(tx, activation); err != nil {
+	if err := s.life.Settle(tx, activation, store.Everything()); err != nil {
 		return store.Cluster{}, 0, err
 	}
 	if c, err = tx.Cluster(c.ID); err != nil {
@@ -272,7 +272,7 @@ func (s *Service) seedHSM(tx store.Tx, c store.Cluster, zone string, at time.Tim
 // seedInitialize does what a customer does at instant at: signs the CSR of cluster c (by then
 // UNINITIALIZED with an ACTIVE HSM) with a throwaway CA, and InitializeCluster with it.
 func (s *Service) seedInitialize(tx store.Tx, c store.Cluster, at time.Time) (store.Cluster, error) {
-	if err := s.life.Settle(tx, at); err != nil {
+	if err := s.life.Settle(tx, at, store.Everything()); err != nil {
 		return c, err
 	}
 	c, err := tx.Cluster(c.ID)

@@ -71,7 +71,7 @@ func (s *Service) CreateHsm(ctx context.Context, in *api.CreateHsmRequest) (*api
 
 func (s *Service) createHsm(ctx context.Context, who identity.Caller, in *api.CreateHsmRequest) (*api.CreateHsmResponse, error) {
 	out := &api.CreateHsmResponse{}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err
@@ -145,7 +145,7 @@ func (s *Service) deleteHsm(ctx context.Context, who identity.Caller, in *api.De
 		return nil, invalid("Identify the HSM with exactly one of HsmId, EniId or EniIp (%d given).", len(given))
 	}
 	out := &api.DeleteHsmResponse{}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		c, err := ownedCluster(tx, who, *in.ClusterId)
 		if err != nil {
 			return err

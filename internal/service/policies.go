@@ -101,7 +101,7 @@ func (s *Service) putResourcePolicy(ctx context.Context, who identity.Caller, in
 		return nil, &api.ValidationError{Violations: []string{"Value null at 'policy' failed to satisfy constraint: Member must not be null"}}
 	}
 	out := &api.PutResourcePolicyResponse{}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		b, err := policyTarget(tx, who, in.ResourceArn)
 		if err != nil {
 			return err
@@ -129,7 +129,7 @@ func (s *Service) GetResourcePolicy(ctx context.Context, in *api.GetResourcePoli
 
 func (s *Service) getResourcePolicy(ctx context.Context, who identity.Caller, in *api.GetResourcePolicyRequest) (*api.GetResourcePolicyResponse, error) {
 	out := &api.GetResourcePolicyResponse{}
-	err := s.read(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.read(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		b, err := policyTarget(tx, who, in.ResourceArn)
 		if err != nil {
 			return err
@@ -154,7 +154,7 @@ func (s *Service) DeleteResourcePolicy(ctx context.Context, in *api.DeleteResour
 
 func (s *Service) deleteResourcePolicy(ctx context.Context, who identity.Caller, in *api.DeleteResourcePolicyRequest) (*api.DeleteResourcePolicyResponse, error) {
 	out := &api.DeleteResourcePolicyResponse{}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		b, err := policyTarget(tx, who, in.ResourceArn)
 		if err != nil {
 			return err

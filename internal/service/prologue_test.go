@@ -33,9 +33,9 @@ type storeWatch struct {
 	t *testing.T
 }
 
-func (s storeWatch) Update(ctx context.Context, fn func(store.Tx) error) error {
+func (s storeWatch) Update(ctx context.Context, scope store.Scope, fn func(store.Tx) error) error {
 	s.t.Error("an operation opened a read-write transaction before it was authorized")
-	return s.Store.Update(ctx, fn)
+	return s.Store.Update(ctx, scope, fn)
 }
 
 func (s storeWatch) View(ctx context.Context, fn func(store.Tx) error) error {

@@ -66,7 +66,7 @@ func New(cfg Config, st store.Store, life *lifecycle.Engine) *Service {
 // safe when several servers start at once.
 func (s *Service) Prepare(ctx context.Context) error {
 	var key string
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.store.Update(ctx, store.Everything(), func(tx store.Tx) error {
 		var err error
 		key, err = initTokenKey(tx, s.life.IDs())
 		return err
@@ -105,16 +105,24 @@ func authorized[In, Out any](ctx context.Context, s *Service, in *In, op func(co
 // op is the body of an operation: it runs inside a transaction at virtual time now.
 type op func(tx store.Tx, now time.Time) error
 
-// update runs fn in a read-write transaction after settling everything due.
-func (s *Service) update(ctx context.Context, fn op) error {
-	return s.store.Update(ctx, func(tx store.Tx) error {
-		now, err := s.life.VirtualNow(tx)
+// tenant is the scope of an operation on the caller's own resources.
+func tenant(who identity.Caller) store.Scope {
+	return store.Tenants(store.Tenant{Account: who.Account, Region: who.Region})
+}
+
+// update runs fn in a read-write transaction of scope after settling everything due there.
+// fn may change resources of scope's tenants only (store.Store.Update).
+func (s *Service) update(ctx context.Context, scope store.Scope, fn op) error {
+	return s.store.Update(ctx, scope, func(tx store.Tx) error {
+		now, due, err := s.life.Agenda(tx, scope)
 		if err != nil {
 			return err
 		}
 		api.NoteOperationTime(ctx, now) // for the request history
-		if err := s.life.Settle(tx, now); err != nil {
-			return err
+		if due {
+			if err := s.life.Settle(tx, now, scope); err != nil {
+				return err
+			}
 		}
 		return fn(tx, now)
 	})
@@ -123,31 +131,28 @@ func (s *Service) update(ctx context.Context, fn op) error {
 // errSettleFirst aborts a read-only attempt that found lifecycle steps due.
 var errSettleFirst = errors.New("lifecycle steps are due")
 
-// read runs fn in a read-only transaction when nothing is due, which is the common case and
-// lets reads run in parallel; otherwise it settles and runs fn in a read-write transaction.
+// read runs fn in a read-only transaction when nothing in scope is due, which is the common
+// case and lets reads run in parallel; otherwise it settles scope and runs fn in a read-write
+// transaction of scope. scope must hold every tenant whose resources fn reads.
 //
 // The read-only transaction does not follow ctx's cancellation: its statements are index walks
 // of at most a page, over before a cancellation would gain anything, while a cancellable
 // context costs the SQL drivers a goroutine and a context per statement (a tenth of the CPU of
 // a DescribeBackups by ID).
-func (s *Service) read(ctx context.Context, fn op) error {
+func (s *Service) read(ctx context.Context, scope store.Scope, fn op) error {
 	err := s.store.View(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		now, err := s.life.VirtualNow(tx)
+		now, due, err := s.life.Agenda(tx, scope)
 		if err != nil {
 			return err
 		}
 		api.NoteOperationTime(ctx, now) // for the request history
-		due, err := s.life.NeedsSettle(tx, now)
-		if err != nil {
-			return err
-		}
 		if due {
 			return errSettleFirst
 		}
 		return fn(tx, now)
 	})
 	if errors.Is(err, errSettleFirst) {
-		return s.update(ctx, fn)
+		return s.update(ctx, scope, fn)
 	}
 	return err
 }

@@ -72,7 +72,7 @@ type Imported struct {
 // size never decides the memory used.
 func (s *Service) ImportState(ctx context.Context, doc io.ReadSeeker, replace bool) (Imported, error) {
 	var out Imported
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.store.Update(ctx, store.Everything(), func(tx store.Tx) error {
 		if _, err := doc.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("rewind the document: %w", err)
 		}

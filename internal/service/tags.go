@@ -57,7 +57,7 @@ func (s *Service) tagResource(ctx context.Context, who identity.Caller, in *api.
 	if err != nil {
 		return nil, err
 	}
-	err = s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err = s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		id := *in.ResourceId
 		if err := taggable(tx, who, id); err != nil {
 			return err
@@ -98,7 +98,7 @@ func (s *Service) untagResource(ctx context.Context, who identity.Caller, in *ap
 			return nil, api.Errorf(api.CodeTag, "Tag key %q cannot be removed: keys starting with %q are reserved for AWS.", k, reservedTagPrefix)
 		}
 	}
-	err := s.update(ctx, func(tx store.Tx, now time.Time) error {
+	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		id := *in.ResourceId
 		if err := taggable(tx, who, id); err != nil {
 			return err
@@ -130,7 +130,7 @@ func (s *Service) listTags(ctx context.Context, who identity.Caller, in *api.Lis
 		return nil, err
 	}
 	out := &api.ListTagsResponse{TagList: []api.Tag{}}
-	err = s.read(ctx, func(tx store.Tx, now time.Time) error {
+	err = s.read(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
 		if err := taggable(tx, who, id); err != nil {
 			return err
 		}

@@ -7,8 +7,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,12 +27,20 @@ var (
 // Store is a transactional home for all resources of all accounts and regions.
 type Store interface {
 	// Update runs fn in one read-write transaction and commits it if fn returns nil; if fn
-	// returns an error, or the commit fails, nothing fn wrote is kept. Update transactions MUST
-	// be serializable: fn observes a state no concurrent Update changes before the commit. A
-	// backend MAY run fn more than once (to retry a serialization failure), so fn must not have
-	// effects outside the transaction. Update MUST return fn's error unchanged (so errors.As
-	// works), and wrap backend failures. fn must not call Update or View itself.
-	Update(ctx context.Context, fn func(Tx) error) error
+	// returns an error, or the commit fails, nothing fn wrote is kept.
+	//
+	// scope says what fn may change: the resources of some tenants, or Everything. Update
+	// transactions MUST be serializable with respect to their scopes: an Update observes a
+	// state that no concurrent Update of an overlapping scope changes before the commit, and
+	// sees everything such Updates committed before it. Two scopes overlap when they name a
+	// common tenant or either is Everything. Updates of disjoint scopes MAY run concurrently,
+	// so fn MUST NOT write a resource outside its scope (a new ID may be reserved anywhere, and
+	// only Everything may write a setting other than through InitSetting).
+	//
+	// A backend MAY run fn more than once (to retry a serialization failure), so fn must not
+	// have effects outside the transaction. Update MUST return fn's error unchanged (so
+	// errors.As works), and wrap backend failures. fn must not call Update or View itself.
+	Update(ctx context.Context, scope Scope, fn func(Tx) error) error
 	// View runs fn in a read-only transaction that sees one consistent snapshot. Writing
 	// through the Tx of a View MUST fail.
 	View(ctx context.Context, fn func(Tx) error) error
@@ -59,9 +70,12 @@ type Tx interface {
 	// After ErrConflict the transaction stays usable.
 	ReserveID(id string) error
 
-	// NextEvent returns the earliest scheduled lifecycle event (see Event), with ok false when
-	// nothing is scheduled.
-	NextEvent() (ev Event, ok bool, err error)
+	// NextEvent returns the earliest scheduled lifecycle event of the resources in scope (see
+	// Event), with ok false when nothing is scheduled there. An HSM is in its cluster's tenant.
+	NextEvent(in Scope) (ev Event, ok bool, err error)
+	// Agenda returns, in one read, what Settings(names...) and NextEvent(in) return: what every
+	// transaction asks first (the virtual clock, and whether anything is due).
+	Agenda(in Scope, names ...string) (settings map[string]string, ev Event, ok bool, err error)
 
 	// Backup returns the backup with this ID in any account or region, or ErrNotFound.
 	Backup(id string) (Backup, error)
@@ -199,6 +213,54 @@ type Tx interface {
 	// MUST return an *IDConflictError naming the first such one; others may have been added by
 	// then, so the caller must fail the transaction.
 	InsertBackups(bs []Backup) error
+}
+
+// Tenant is one account in one region: the resources an account holds there. Apart from
+// sharing and region copies, tenants never touch each other's resources.
+type Tenant struct {
+	Account, Region string
+}
+
+// Scope is the part of the store an Update may change, and so what it is serialized with:
+// the resources of some tenants, or everything. The zero Scope names no tenant.
+type Scope struct {
+	all     bool
+	tenants []Tenant // sorted, without duplicates
+}
+
+// Everything is the scope of an Update that may change any resource or setting (moving the
+// clock, Reset, imports): it is serialized with every other Update.
+func Everything() Scope { return Scope{all: true} }
+
+// Tenants is the scope of an Update that changes the resources of ts only.
+func Tenants(ts ...Tenant) Scope {
+	sorted := slices.Clone(ts)
+	slices.SortFunc(sorted, func(a, b Tenant) int {
+		return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Region, b.Region))
+	})
+	return Scope{tenants: slices.Compact(sorted)}
+}
+
+// All reports whether s is Everything.
+func (s Scope) All() bool { return s.all }
+
+// List returns the tenants of s, ordered by (Account, Region) without duplicates: the
+// canonical order in which a backend takes their locks. It is empty for Everything.
+func (s Scope) List() []Tenant { return s.tenants }
+
+// Key returns a text that is equal for equal scopes and different otherwise.
+func (s Scope) Key() string {
+	if s.all {
+		return "*"
+	}
+	var b strings.Builder
+	for _, t := range s.tenants {
+		b.WriteString(t.Account)
+		b.WriteByte('/')
+		b.WriteString(t.Region)
+		b.WriteByte(' ')
+	}
+	return b.String()
 }
 
 // StateCount is one line of Tx.Census: how many resources of one kind an account holds in a

@@ -37,7 +37,7 @@ func benchmarkStore(b *testing.B) *sqlstore.Store {
 			return
 		}
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		benchErr = benchStore.Update(ctx, func(tx store.Tx) error {
+		benchErr = benchStore.Update(ctx, store.Everything(), func(tx store.Tx) error {
 			for i := range benchBackups {
 				cluster := benchB
 				if i < 100 {
@@ -134,7 +134,7 @@ func BenchmarkNextEvent(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := st.View(ctx, func(tx store.Tx) error {
-			_, _, err := tx.NextEvent()
+			_, _, err := tx.NextEvent(store.Everything())
 			return err
 		}); err != nil {
 			b.Fatal(err)
@@ -151,7 +151,7 @@ func BenchmarkUpdateBackup(b *testing.B) {
 	for b.Loop() {
 		id := benchBackupID(100 + i%(benchBackups-100))
 		i++
-		if err := st.Update(ctx, func(tx store.Tx) error {
+		if err := st.Update(ctx, store.Everything(), func(tx store.Tx) error {
 			bk, err := tx.Backup(id)
 			if err != nil {
 				return err

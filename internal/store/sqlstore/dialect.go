@@ -1,11 +1,14 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 )
 
 // dialect is everything that differs between the SQL databases the store runs on. The queries
@@ -29,10 +32,17 @@ type dialect struct {
 	// writer connection begins every transaction IMMEDIATE (DSN _txlock), taking the
 	// database's single write lock up front, which makes Update serializable.
 	writeTx *sql.TxOptions
-	// writeLock, when set, is the first statement of every Update transaction: it takes a lock
-	// that all writers of the database share, held until commit or rollback (PostgreSQL: an
-	// advisory transaction lock under READ COMMITTED; see postgres.go).
-	writeLock string
+	// beginUpdate, when set, begins every Update transaction on a connection of db in a way
+	// that takes the locks serializing it with every other Update of an overlapping scope, held
+	// until commit or rollback (PostgreSQL: advisory transaction locks per tenant under READ
+	// COMMITTED, sent with the transaction's first query; see postgres.go). Updates of disjoint
+	// scopes then run at once, each in its own transaction. It tries up to attempts
+	// connections while the one it has is dead. When nil, Update begins with writeTx and the
+	// database serializes every Update by itself (SQLite).
+	beginUpdate func(ctx context.Context, db *sql.DB, scope store.Scope, attempts int) (txn, error)
+	// beginView, when set, begins every View transaction on a connection of db (PostgreSQL:
+	// REPEATABLE READ, READ ONLY, sent with the first query); when nil, View begins with readTx.
+	beginView func(ctx context.Context, db *sql.DB, attempts int) (txn, error)
 	// readTx are the options View begins its transaction with.
 	readTx *sql.TxOptions
 	// migrationLock, when set, is run first in every migration transaction to keep concurrent

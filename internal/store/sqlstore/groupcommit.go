@@ -11,8 +11,8 @@ import (
 
 // Group commit.
 //
-// Update transactions run one at a time whatever the database (SQLite has one writer;
-// PostgreSQL Updates share an advisory lock), so each pays for a BEGIN, a COMMIT and, with
+// Updates of one scope run one at a time (SQLite has one writer for every scope; PostgreSQL
+// Updates of a tenant share its advisory lock), so each pays for a BEGIN, a COMMIT and, with
 // DurabilityFsync, the fsync of that commit, one after another. The store shares that cost
 // between the Updates that arrive while another runs: they queue, and the next transaction runs
 // all of them in arrival order, each under its own savepoint, and commits once. A function that
@@ -20,7 +20,12 @@ import (
 // keeps nothing or everything, as the store.Store contract says. Every caller is answered only
 // after the commit that holds its writes: "acknowledged" still means "committed".
 //
-// There is no committer goroutine. The first caller to find the store idle leads: it runs the
+// On PostgreSQL the queues are per scope (store.Scope.Key): Updates of different tenants run
+// in transactions of their own at once, and a tenant waiting for its lock (held by another
+// replica) holds up no other tenant's Updates. On SQLite one queue holds every Update, since
+// the database would serialize them anyway.
+//
+// There is no committer goroutine. The first caller to find its queue idle leads: it runs the
 // batch that starts with its own function and, when that batch is over, hands the lead to the
 // oldest caller still waiting. With no contention an Update therefore runs on its caller's
 // goroutine as a plain transaction of its own, without savepoints; under load the batches grow
@@ -38,18 +43,28 @@ const (
 	sqlRollbackTo = "ROLLBACK TO SAVEPOINT update_fn"
 )
 
-// group is the queue of a Store's Updates.
-type group struct {
+// groups are a Store's queues of Updates: one per scope on a database whose Updates of
+// disjoint scopes may run at once (PostgreSQL, see dialect.lockScope), otherwise one for all.
+// A queue exists while it has callers.
+type groups struct {
 	mu      sync.Mutex
-	queue   []*call // waiting or running, in arrival order; the leader's batch is its head
-	leading bool    // a caller is running a batch
-	batches uint64  // transactions run so far, for tests
+	byKey   map[string]*group // by store.Scope.Key, or "" for the one queue
+	batches uint64            // transactions run so far, for tests
+}
+
+// group is the queue of the Updates of one scope (or of all, see groups).
+type group struct {
+	key     string
+	scope   store.Scope // of every call in the queue when keyed by scope
+	queue   []*call     // waiting or running, in arrival order; the leader's batch is its head
+	leading bool        // a caller is running a batch
 }
 
 // call is one Update waiting for, or running in, a batch.
 type call struct {
-	ctx context.Context
-	fn  func(store.Tx) error
+	ctx   context.Context
+	scope store.Scope
+	fn    func(store.Tx) error
 	// lead receives true when the caller must lead the next batch and false when its answer
 	// (err, panicked, panicValue) is ready. Each call receives at most one value.
 	lead       chan bool
@@ -58,17 +73,29 @@ type call struct {
 	panicValue any
 }
 
-// update runs fn in the next batch and returns its outcome; if fn panicked, the panic is
-// raised again here, on the caller's goroutine.
-func (s *Store) update(ctx context.Context, fn func(store.Tx) error) error {
-	c := &call{ctx: ctx, fn: fn, lead: make(chan bool, 1)}
-	s.group.mu.Lock()
-	s.group.queue = append(s.group.queue, c)
-	leads := !s.group.leading
-	s.group.leading = true
-	s.group.mu.Unlock()
+// update runs fn in the next batch of its scope's queue and returns its outcome; if fn
+// panicked, the panic is raised again here, on the caller's goroutine.
+func (s *Store) update(ctx context.Context, scope store.Scope, fn func(store.Tx) error) error {
+	c := &call{ctx: ctx, scope: scope, fn: fn, lead: make(chan bool, 1)}
+	key := ""
+	if s.d.beginUpdate != nil {
+		key = scope.Key()
+	}
+	s.groups.mu.Lock()
+	g := s.groups.byKey[key]
+	if g == nil {
+		if s.groups.byKey == nil {
+			s.groups.byKey = make(map[string]*group)
+		}
+		g = &group{key: key, scope: scope}
+		s.groups.byKey[key] = g
+	}
+	g.queue = append(g.queue, c)
+	leads := !g.leading
+	g.leading = true
+	s.groups.mu.Unlock()
 	if leads || <-c.lead {
-		s.leadBatch()
+		s.leadBatch(g)
 	}
 	if c.panicked {
 		panic(c.panicValue)
@@ -76,35 +103,34 @@ func (s *Store) update(ctx context.Context, fn func(store.Tx) error) error {
 	return c.err
 }
 
-// leadBatch runs the batch at the head of the queue, answers its callers, and passes the lead
-// to the next caller in line (or leaves the store idle).
-func (s *Store) leadBatch() {
+// leadBatch runs the batch at the head of g's queue, answers its callers, and passes the lead
+// to the next caller in line (or drops the queue).
+func (s *Store) leadBatch(g *group) {
 	// Let the goroutines that are about to call Update (requests being decoded) queue first:
 	// bigger batches, fewer commits. Without contention this returns at once.
 	runtime.Gosched()
-	s.group.mu.Lock()
-	batch := s.group.queue[:min(len(s.group.queue), maxBatch)]
-	s.group.batches++
-	s.group.mu.Unlock()
+	s.groups.mu.Lock()
+	batch := g.queue[:min(len(g.queue), maxBatch)]
+	s.groups.batches++
+	s.groups.mu.Unlock()
 	s.obs.Batch(len(batch))
 
 	defer func() {
-		s.group.mu.Lock()
-		s.group.queue = s.group.queue[len(batch):]
-		if len(s.group.queue) == 0 {
-			s.group.queue = nil // let the backing array go
-			s.group.leading = false
+		s.groups.mu.Lock()
+		g.queue = g.queue[len(batch):]
+		if len(g.queue) == 0 {
+			delete(s.groups.byKey, g.key) // the next caller of this scope starts a new queue
 		} else {
-			s.group.queue[0].lead <- true
+			g.queue[0].lead <- true
 		}
-		s.group.mu.Unlock()
+		s.groups.mu.Unlock()
 		for _, c := range batch[1:] { // the head is the leader itself
 			c.lead <- false
 		}
 	}()
 	if len(batch) == 1 {
 		c := batch[0]
-		c.catch(func() error { return s.run(c.ctx, s.writer, s.d.writeTx, false, c.fn) })
+		c.catch(func() error { return s.run(c.ctx, false, c.scope, c.fn) })
 		return
 	}
 	s.runBatch(batch)
@@ -126,19 +152,10 @@ func (c *call) catch(f func() error) {
 // (the transaction, shared with the others, is not bound to any one caller's context).
 func (s *Store) runBatch(batch []*call) {
 	ctx := context.WithoutCancel(batch[0].ctx)
-	sqlTx, err := s.begin(ctx, s.writer, s.d.writeTx)
+	sqlTx, err := s.beginUpdate(ctx, batch[0].scope)
 	if err != nil {
-		s.obs.Failure(StepBegin)
-		failAll(batch, fmt.Errorf("%s store: begin update: %w", s.kind, err))
+		failAll(batch, err)
 		return
-	}
-	if s.d.writeLock != "" {
-		if _, err := sqlTx.ExecContext(ctx, s.d.writeLock); err != nil {
-			_ = sqlTx.Rollback()
-			s.obs.Failure(StepLock)
-			failAll(batch, fmt.Errorf("%s store: take the write lock: %w", s.kind, err))
-			return
-		}
 	}
 	var done []*call // functions that returned nil, answered after the commit
 	for i, c := range batch {
@@ -152,7 +169,7 @@ func (s *Store) runBatch(batch []*call) {
 			failAll(append(done, batch[i:]...), fmt.Errorf("%s store: begin update (savepoint): %w", s.kind, err))
 			return
 		}
-		t := &tx{ctx: context.WithoutCancel(c.ctx), tx: sqlTx, d: s.d, stmts: s.writeStmts}
+		t := &tx{ctx: context.WithoutCancel(c.ctx), q: sqlTx, d: s.d, stmts: s.writeStmts}
 		c.catch(func() error { return c.fn(t) })
 		end := sqlRelease
 		if c.err != nil || c.panicked {

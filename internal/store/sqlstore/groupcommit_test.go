@@ -30,9 +30,12 @@ func groupStores(t *testing.T) map[string]*Store {
 func queued(t *testing.T, s *Store, n int) {
 	t.Helper()
 	for waited := time.Duration(0); ; waited += time.Millisecond {
-		s.group.mu.Lock()
-		got := len(s.group.queue)
-		s.group.mu.Unlock()
+		s.groups.mu.Lock()
+		got := 0
+		for _, g := range s.groups.byKey {
+			got += len(g.queue)
+		}
+		s.groups.mu.Unlock()
 		if got == n {
 			return
 		}
@@ -43,11 +46,11 @@ func queued(t *testing.T, s *Store, n int) {
 	}
 }
 
-// batches returns how many transactions the group of s has run.
+// batches returns how many transactions the groups of s have run.
 func batches(s *Store) uint64 {
-	s.group.mu.Lock()
-	defer s.group.mu.Unlock()
-	return s.group.batches
+	s.groups.mu.Lock()
+	defer s.groups.mu.Unlock()
+	return s.groups.batches
 }
 
 // blockWriter starts an Update that holds the writer until the returned function is called,
@@ -56,7 +59,7 @@ func blockWriter(t *testing.T, s *Store) (release func()) {
 	t.Helper()
 	running, unblock, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		done <- s.Update(context.Background(), func(tx store.Tx) error {
+		done <- s.Update(context.Background(), store.Everything(), func(tx store.Tx) error {
 			close(running)
 			<-unblock
 			return tx.PutSetting("blocker", "ran")
@@ -95,7 +98,7 @@ func TestGroupCommit(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					defer func() { panics[i] = recover() }()
-					errs[i] = s.Update(ctx, func(tx store.Tx) error {
+					errs[i] = s.Update(ctx, store.Everything(), func(tx store.Tx) error {
 						if err := tx.PutSetting(fmt.Sprintf("k%02d", i), "v"); err != nil {
 							return err
 						}
@@ -163,7 +166,7 @@ func TestGroupCommitBrokenBatch(t *testing.T) {
 					if err := st.PutSetting("breaker", "v"); err != nil {
 						return err
 					}
-					_, err := st.(*tx).tx.ExecContext(context.Background(), sqlRelease)
+					_, err := st.(*tx).q.ExecContext(context.Background(), sqlRelease)
 					return err
 				},
 				func(tx store.Tx) error { return tx.PutSetting("last", "v") },
@@ -172,7 +175,7 @@ func TestGroupCommitBrokenBatch(t *testing.T) {
 			var wg sync.WaitGroup
 			for i, fn := range fns {
 				wg.Add(1)
-				go func() { defer wg.Done(); errs[i] = s.Update(context.Background(), fn) }()
+				go func() { defer wg.Done(); errs[i] = s.Update(context.Background(), store.Everything(), fn) }()
 				queued(t, s, i+2)
 			}
 			release()
@@ -190,7 +193,7 @@ func TestGroupCommitBrokenBatch(t *testing.T) {
 				}
 			})
 			// The store goes on.
-			if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.PutSetting("after", "v") }); err != nil {
+			if err := s.Update(t.Context(), store.Everything(), func(tx store.Tx) error { return tx.PutSetting("after", "v") }); err != nil {
 				t.Fatalf("Update after the broken batch: %v", err)
 			}
 		})

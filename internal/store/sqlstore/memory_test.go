@@ -61,7 +61,7 @@ func TestMemoryStoreLeavesNoFile(t *testing.T) {
 			}
 		}},
 		{"what an Update writes, a View reads back", func(t *testing.T) {
-			err := s.Update(ctx, func(tx store.Tx) error {
+			err := s.Update(ctx, store.Everything(), func(tx store.Tx) error {
 				for i := range backups {
 					if err := tx.InsertBackup(store.Backup{
 						ID: backupID(i), Account: "111122223333", Region: "us-east-1", ClusterID: "cluster-aaaaaaaaaaa",
@@ -98,7 +98,7 @@ func TestMemoryStoreLeavesNoFile(t *testing.T) {
 		}},
 		{"a failed Update keeps nothing", func(t *testing.T) {
 			boom := errors.New("boom")
-			err := s.Update(ctx, func(tx store.Tx) error {
+			err := s.Update(ctx, store.Everything(), func(tx store.Tx) error {
 				if err := tx.PutSetting("k", "changed"); err != nil {
 					return err
 				}

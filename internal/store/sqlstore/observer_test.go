@@ -49,7 +49,7 @@ func TestObserverSeesBatchesAndFailures(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range 5 {
 				wg.Go(func() {
-					if err := s.Update(context.Background(), func(tx store.Tx) error {
+					if err := s.Update(context.Background(), store.Everything(), func(tx store.Tx) error {
 						return tx.PutSetting("queued", string(rune('a'+i)))
 					}); err != nil {
 						t.Errorf("queued Update: %v", err)
@@ -69,7 +69,7 @@ func TestObserverSeesBatchesAndFailures(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Update(t.Context(), func(store.Tx) error { return nil }); err == nil {
+			if err := s.Update(t.Context(), store.Everything(), func(store.Tx) error { return nil }); err == nil {
 				t.Fatal("an Update on a closed store succeeded")
 			}
 			if err := s.View(t.Context(), func(store.Tx) error { return nil }); err == nil {

@@ -3,17 +3,20 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -22,30 +25,40 @@ import (
 // PostgreSQL.
 //
 // Several stateless server processes (replicas) may share one PostgreSQL database; nothing
-// elects a leader. Every Update begins under READ COMMITTED and, as its first statement, takes a
-// transaction-level advisory lock that all writers of the schema share:
+// elects a leader. Every Update begins under READ COMMITTED and, as its first statement, takes
+// the advisory transaction locks of its scope (store.Scope), all keyed by the store's schema:
 //
 //	BEGIN ISOLATION LEVEL READ COMMITTED;
-//	SELECT pg_advisory_xact_lock(<key of the schema>);  -- waits for the writer before
-//	... fn's statements ...                              -- each sees every earlier commit
-//	COMMIT;                                              -- releases the lock
+//	SELECT pg_advisory_xact_lock_shared(<everything>), pg_advisory_xact_lock(<tenant>);
+//	... fn's statements ...   -- each sees every earlier commit
+//	COMMIT;                   -- releases the locks
 //
-// Writers are therefore serial across all replicas, and because READ COMMITTED takes a new
-// snapshot for each statement, every statement after the lock sees everything committed before
-// the lock was granted: fn observes the latest state and nothing changes it before the commit,
-// which makes Update serializable. (REPEATABLE READ or SERIALIZABLE would be wrong here: their
-// snapshot could be taken before the lock is granted and be stale.) This is what the lifecycle
-// needs: every Update settles due transitions first, so all writers touch the same rows, and a
-// daily backup or an expiry is applied by exactly one of them. A writer that dies releases the
-// lock with its session; one that hangs inside a transaction is cut off by
+// An Update of one tenant (an account in a region) holds the lock on everything in shared mode
+// and its tenant's lock exclusively; one of several tenants (a region copy, a cluster made from
+// another account's backup) takes their locks one by one in ascending key order, so two such
+// Updates never wait for each other in a cycle; an Update of Everything (moving the clock,
+// Reset, imports) holds the lock on everything exclusively. So Updates of the same tenant are
+// serial across all replicas, Updates of different tenants run at once, and an Update of
+// Everything runs alone.
+//
+// Because READ COMMITTED takes a new snapshot for each statement, every statement after the
+// locks sees everything committed before they were granted (PostgreSQL makes a commit visible
+// before it releases the committing transaction's locks): fn observes the latest state of its
+// tenants and nothing changes it before the commit, which makes Update serializable per scope.
+// (REPEATABLE READ or SERIALIZABLE would be wrong here: their snapshot could be taken before
+// the lock is granted and be stale.) This is what the lifecycle needs: an Update settles the
+// due transitions of its own scope first, so a daily backup or an expiry is applied by exactly
+// one writer, the one holding the tenant's lock. A writer that dies releases its locks with
+// its session; one that hangs inside a transaction is cut off by
 // idle_in_transaction_session_timeout (set unless the DSN sets it).
 //
 // A View is REPEATABLE READ, READ ONLY: one consistent snapshot, no lock, so reads run in
-// parallel with each other and with the writer.
+// parallel with each other and with the writers.
 //
-// The key of the lock is a hash of the schema the store lives in (current_schema(), from the
-// DSN's search_path), so stores in different schemas of one database do not wait for each
-// other. Migrations take another advisory lock, then re-check the applied version.
+// Lock keys are hashes of the schema the store lives in (current_schema(), from the DSN's
+// search_path) and of the tenant, so stores in different schemas of one database do not wait
+// for each other; two tenants whose keys collide merely share a lock. Migrations take another
+// advisory lock, then re-check the applied version.
 
 // Connection settings of a PostgreSQL store.
 const (
@@ -103,7 +116,8 @@ func openPostgres(ctx context.Context, dsn string, durability Durability) (*Stor
 		return nil, errors.Join(fmt.Errorf("open %s: its search_path names no existing schema (create it, or set search_path in the DSN)", where), db.Close())
 	}
 	d := *postgresDialect
-	d.writeLock = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey("write", schema))
+	locks := advisoryLocks{schema: schema, everything: lockKey("write", schema), connLost: postgresConnLost}
+	d.beginUpdate, d.beginView = locks.beginUpdate, locks.beginView
 	d.migrationLock = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey("migrate", schema))
 	if err := migrate(ctx, db, &d); err != nil {
 		return nil, errors.Join(fmt.Errorf("open %s, schema %s: %w", where, schema, err), db.Close())
@@ -170,6 +184,253 @@ func lockKey(purpose, schema string) int64 {
 	h := fnv.New64a()
 	_, _ = io.WriteString(h, "cloudhsm-local\x00"+purpose+"\x00"+schema)
 	return int64(h.Sum64())
+}
+
+// advisoryLocks are the write locks of the stores in one schema (see the top of this file).
+type advisoryLocks struct {
+	schema     string
+	everything int64            // the key of the lock on everything
+	connLost   func(error) bool // whether a failed begin found its connection dead
+}
+
+// statement is one SQL statement with its arguments.
+type statement struct {
+	text string
+	args []any
+}
+
+// Statements that begin a transaction by hand.
+var (
+	beginWrite = statement{text: "BEGIN ISOLATION LEVEL READ COMMITTED"}
+	beginRead  = statement{text: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"}
+)
+
+// beginStatements returns the statements that begin an Update of scope and take its locks:
+// BEGIN, the lock on everything (exclusive for Everything, shared otherwise), then each
+// tenant's lock in ascending key order. Their texts are constant, so each is prepared once per
+// connection whatever the tenant.
+func (l advisoryLocks) beginStatements(scope store.Scope) []statement {
+	if scope.All() {
+		return []statement{beginWrite, {text: "SELECT pg_advisory_xact_lock($1)", args: []any{l.everything}}}
+	}
+	stmts := []statement{beginWrite, {text: "SELECT pg_advisory_xact_lock_shared($1)", args: []any{l.everything}}}
+	for _, k := range l.tenantKeys(scope) {
+		stmts = append(stmts, statement{text: "SELECT pg_advisory_xact_lock($1)", args: []any{k}})
+	}
+	return stmts
+}
+
+// beginUpdate begins an Update of scope by hand (connTxn): its BEGIN and locks go to the
+// server with its first statement.
+func (l advisoryLocks) beginUpdate(ctx context.Context, db *sql.DB, scope store.Scope, attempts int) (txn, error) {
+	return beginConnTxn(ctx, db, l.beginStatements(scope), attempts, l.connLost)
+}
+
+// beginView begins a View by hand (connTxn): its BEGIN goes to the server with its first
+// statement.
+func (l advisoryLocks) beginView(ctx context.Context, db *sql.DB, attempts int) (txn, error) {
+	return beginConnTxn(ctx, db, []statement{beginRead}, attempts, l.connLost)
+}
+
+// connTxn is a transaction begun by hand on one pooled connection, so that its BEGIN (and the
+// Update's locks) cost no round trip of their own: they are sent in one pipeline with its first
+// query that reads rows through readRows — every transaction's first, the agenda (Tx.Agenda) —
+// or, before any other first statement, on their own. The server runs a pipeline in order, so
+// the query's snapshot is taken after the locks are granted. database/sql does not know of the
+// transaction: connTxn ends it itself and returns the connection to the pool only outside any
+// transaction; on any doubt the connection is closed instead.
+type connTxn struct {
+	ctx      context.Context
+	db       *sql.DB
+	conn     *sql.Conn
+	begin    []statement      // not yet sent; nil once the transaction has begun
+	attempts int              // connections to try in all while the one in hand is dead
+	connLost func(error) bool // whether a failure found the connection dead
+	dead     bool             // the transaction failed to begin and its connection is closed
+}
+
+var (
+	_ txn       = (*connTxn)(nil)
+	_ rowReader = (*connTxn)(nil)
+)
+
+// beginConnTxn takes a connection from db for a transaction that begin will begin.
+func beginConnTxn(ctx context.Context, db *sql.DB, begin []statement, attempts int, connLost func(error) bool) (*connTxn, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &connTxn{ctx: ctx, db: db, conn: conn, begin: begin, attempts: attempts, connLost: connLost}, nil
+}
+
+// pipeline sends the begin statements, then q (if q.text is set) and calls row with each row
+// of q, all in one round trip. While nothing of the transaction has reached the server, a
+// connection found dead is replaced and the pipeline sent again on the new one.
+func (t *connTxn) pipeline(ctx context.Context, q statement, row func(scan func(dest ...any) error) error) error {
+	for attempt := 1; ; attempt++ {
+		delivered := false
+		err := t.conn.Raw(func(dc any) error {
+			var b pgx.Batch
+			for _, st := range t.begin {
+				b.Queue(st.text, st.args...)
+			}
+			if q.text != "" {
+				b.Queue(q.text, q.args...)
+			}
+			br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, &b)
+			for range t.begin {
+				if _, err := br.Exec(); err != nil {
+					return errors.Join(err, br.Close())
+				}
+			}
+			if q.text != "" {
+				rows, err := br.Query()
+				if err != nil {
+					return errors.Join(err, br.Close())
+				}
+				for rows.Next() {
+					delivered = true
+					if err := row(rows.Scan); err != nil {
+						rows.Close()
+						return errors.Join(err, br.Close())
+					}
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					return errors.Join(err, br.Close())
+				}
+			}
+			return br.Close()
+		})
+		if err == nil {
+			t.begin = nil
+			return nil
+		}
+		if len(t.begin) == 0 {
+			return err // a failed statement of a transaction under way: the caller rolls back
+		}
+		// The transaction may have begun, and failed, or not begun at all: the connection is
+		// in no state to reuse.
+		t.discard()
+		if delivered || attempt >= t.attempts || ctx.Err() != nil || !t.connLost(err) {
+			t.begin, t.dead = nil, true
+			return err
+		}
+		// The connection was dead, so the transaction had not begun: nothing is lost by
+		// beginning it on another connection.
+		if t.conn, err = t.db.Conn(ctx); err != nil {
+			t.begin, t.dead = nil, true
+			return err
+		}
+	}
+}
+
+// flush sends the begin statements if they are still pending.
+func (t *connTxn) flush(ctx context.Context) error {
+	if len(t.begin) == 0 {
+		return nil
+	}
+	return t.pipeline(ctx, statement{}, nil)
+}
+
+// readRows runs a query in the transaction (with the begin statements, if still pending) and
+// calls row with each row's scanner.
+func (t *connTxn) readRows(ctx context.Context, query string, args []any, row func(scan func(dest ...any) error) error) error {
+	return t.pipeline(ctx, statement{text: query, args: args}, row)
+}
+
+// ExecContext runs a statement in the transaction.
+func (t *connTxn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	return t.conn.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query in the transaction.
+func (t *connTxn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	return t.conn.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a single-row query in the transaction. If the transaction cannot
+// begin, the connection is closed, and the row reports sql.ErrConnDone.
+func (t *connTxn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if err := t.flush(ctx); err != nil {
+		t.discard()
+	}
+	return t.conn.QueryRowContext(ctx, query, args...)
+}
+
+// errNotBegun: the transaction never began, so there is nothing to commit.
+var errNotBegun = errors.New("the transaction could not begin")
+
+// errCommitRolledBack: PostgreSQL answered COMMIT with ROLLBACK, because a statement of the
+// transaction had failed.
+var errCommitRolledBack = errors.New("the transaction was rolled back: one of its statements had failed")
+
+// Commit commits the transaction and returns the connection to the pool. A transaction that
+// never reached the server has nothing to commit.
+func (t *connTxn) Commit() error {
+	if t.dead {
+		return errNotBegun
+	}
+	if len(t.begin) > 0 {
+		return t.conn.Close()
+	}
+	var tag pgconn.CommandTag
+	err := t.conn.Raw(func(dc any) error {
+		var err error
+		tag, err = dc.(*stdlib.Conn).Conn().Exec(context.WithoutCancel(t.ctx), "COMMIT")
+		return err
+	})
+	if err == nil && tag.String() != "COMMIT" {
+		err = errCommitRolledBack
+	}
+	if err != nil {
+		t.discard()
+		return err
+	}
+	return t.conn.Close()
+}
+
+// Rollback rolls the transaction back and returns the connection to the pool.
+func (t *connTxn) Rollback() error {
+	if t.dead {
+		return nil
+	}
+	if len(t.begin) > 0 {
+		return t.conn.Close()
+	}
+	err := t.conn.Raw(func(dc any) error {
+		_, err := dc.(*stdlib.Conn).Conn().Exec(context.WithoutCancel(t.ctx), "ROLLBACK")
+		return err
+	})
+	if err != nil {
+		t.discard()
+		return err
+	}
+	return t.conn.Close()
+}
+
+// discard closes the connection rather than return it to the pool, whatever state it is in.
+func (t *connTxn) discard() {
+	_ = t.conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = t.conn.Close()
+}
+
+// tenantKeys returns the lock keys of scope's tenants in ascending order, without
+// duplicates: the canonical order every Update takes them in.
+func (l advisoryLocks) tenantKeys(scope store.Scope) []int64 {
+	tenants := scope.List()
+	keys := make([]int64, len(tenants))
+	for i, t := range tenants {
+		keys[i] = lockKey("tenant\x00"+t.Account+"\x00"+t.Region, l.schema)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 // postgresRetryable: serialization_failure and deadlock_detected. Update's advisory lock

@@ -33,7 +33,7 @@ type inFlight struct {
 	now, peak int
 }
 
-func (s *inFlight) Update(ctx context.Context, fn func(store.Tx) error) error {
+func (s *inFlight) Update(ctx context.Context, scope store.Scope, fn func(store.Tx) error) error {
 	s.mu.Lock()
 	s.now++
 	s.peak = max(s.peak, s.now)
@@ -43,7 +43,7 @@ func (s *inFlight) Update(ctx context.Context, fn func(store.Tx) error) error {
 		s.now--
 		s.mu.Unlock()
 	}()
-	return s.Store.Update(ctx, fn)
+	return s.Store.Update(ctx, scope, fn)
 }
 
 func TestContractPostgres(t *testing.T) {
@@ -105,7 +105,7 @@ func TestPostgresUpdatesQueueOnTheWriteLock(t *testing.T) {
 	holding, release := make(chan struct{}), make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- s.Update(ctx, func(tx store.Tx) error {
+		first <- s.Update(ctx, store.Everything(), func(tx store.Tx) error {
 			if err := tx.PutSetting("n", "first"); err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ func TestPostgresUpdatesQueueOnTheWriteLock(t *testing.T) {
 	second := make(chan result, 1)
 	go func() {
 		var seen string
-		err := replica.Update(ctx, func(tx store.Tx) error {
+		err := replica.Update(ctx, store.Everything(), func(tx store.Tx) error {
 			v, err := tx.Setting("n")
 			if err != nil {
 				return err
@@ -168,6 +168,155 @@ func TestPostgresUpdatesQueueOnTheWriteLock(t *testing.T) {
 	}
 }
 
+// Updates are serialized by scope, across replicas and within one store: while an Update of
+// tenant A holds its locks, an Update of a scope that does not overlap A's (another account,
+// the same account in another region) commits at once, and one whose scope overlaps (A itself,
+// A among others, Everything) waits on the advisory lock inside PostgreSQL, then sees what the
+// first committed.
+func TestPostgresUpdatesWaitOnlyForOverlappingScopes(t *testing.T) {
+	srv := pgtest.Connect(t)
+	a := store.Tenant{Account: "111122223333", Region: "us-east-1"}
+	b := store.Tenant{Account: "444455556666", Region: "us-east-1"}
+	aWest := store.Tenant{Account: a.Account, Region: "us-west-2"}
+	for _, tc := range []struct {
+		name         string
+		held, second store.Scope
+		onReplica    bool // the second Update runs on another Store of the same schema
+		waits        bool
+	}{
+		{"another account, on a replica", store.Tenants(a), store.Tenants(b), true, false},
+		{"another account, on the same store", store.Tenants(a), store.Tenants(b), false, false},
+		{"the same account in another region", store.Tenants(a), store.Tenants(aWest), true, false},
+		{"two other tenants", store.Tenants(a), store.Tenants(b, aWest), true, false},
+		{"the same tenant", store.Tenants(a), store.Tenants(a), true, true},
+		{"the tenant among others", store.Tenants(a), store.Tenants(b, a), true, true},
+		{"everything, while a tenant is held", store.Tenants(a), store.Everything(), true, true},
+		{"a tenant, while everything is held", store.Everything(), store.Tenants(b), true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, p := openPostgresT(t, srv)
+			second := s
+			if tc.onReplica {
+				second = openT(t, p.DSN())
+			}
+			ctx := t.Context()
+			holding, release := make(chan struct{}), make(chan struct{})
+			first := make(chan error, 1)
+			go func() {
+				first <- s.Update(ctx, tc.held, func(tx store.Tx) error {
+					if err := tx.InsertSubnet(store.Subnet{Account: a.Account, Region: a.Region, ID: "subnet-held", VpcID: "vpc-1", AvailabilityZone: "us-east-1a"}); err != nil {
+						return err
+					}
+					close(holding)
+					<-release
+					return nil
+				})
+			}()
+			select {
+			case <-holding:
+			case err := <-first:
+				t.Fatalf("first Update: %v", err)
+			}
+			type result struct {
+				sawFirst bool
+				err      error
+			}
+			done := make(chan result, 1)
+			go func() {
+				var r result
+				r.err = second.Update(ctx, tc.second, func(tx store.Tx) error {
+					_, err := tx.Subnet(a.Account, a.Region, "subnet-held")
+					r.sawFirst = err == nil
+					if errors.Is(err, store.ErrNotFound) {
+						err = nil
+					}
+					return err
+				})
+				done <- r
+			}()
+			if !tc.waits {
+				select {
+				case r := <-done:
+					if r.err != nil || r.sawFirst {
+						t.Fatalf("second Update: saw the first's uncommitted write %v, error %v", r.sawFirst, r.err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the second Update of a disjoint scope waited for the first")
+				}
+				close(release)
+				if err := <-first; err != nil {
+					t.Fatalf("first Update: %v", err)
+				}
+				return
+			}
+			waitUntil(t, "the second Update waits on an advisory lock", func() bool {
+				var n int
+				err := srv.DB.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1
+					AND application_name = $2 AND wait_event_type = 'Lock' AND wait_event = 'advisory'`, p.Database, p.App).Scan(&n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n == 1
+			})
+			select {
+			case r := <-done:
+				t.Fatalf("the second Update finished while the first held an overlapping scope: %+v", r)
+			default:
+			}
+			close(release)
+			if err := <-first; err != nil {
+				t.Fatalf("first Update: %v", err)
+			}
+			if r := <-done; r.err != nil || !r.sawFirst {
+				t.Fatalf("second Update: saw the first's commit %v, error %v; want it seen", r.sawFirst, r.err)
+			}
+		})
+	}
+}
+
+// An Update whose function swallows the error of a failed statement is not committed: the
+// server answers COMMIT with ROLLBACK, Update reports it, nothing is kept, and the connection
+// goes back to the pool outside any transaction, so the next Updates work.
+func TestPostgresUpdateAfterASwallowedFailureIsNotCommitted(t *testing.T) {
+	srv := pgtest.Connect(t)
+	s, _ := openPostgresT(t, srv, "pool_max_conns", "1")
+	ctx := t.Context()
+	err := s.Update(ctx, store.Tenants(store.Tenant{Account: "111122223333", Region: "us-east-1"}), func(st store.Tx) error {
+		if err := st.InsertSubnet(store.Subnet{Account: "111122223333", Region: "us-east-1", ID: "subnet-1", VpcID: "vpc-1", AvailabilityZone: "us-east-1a"}); err != nil {
+			return err
+		}
+		_, _ = st.(*tx).q.ExecContext(ctx, "SELECT 1/0") // fails; its error is dropped
+		return nil
+	})
+	if !errors.Is(err, errCommitRolledBack) {
+		t.Fatalf("Update = %v, want %v", err, errCommitRolledBack)
+	}
+	for i := range 3 {
+		if err := s.Update(ctx, store.Everything(), func(st store.Tx) error {
+			if _, err := st.Subnet("111122223333", "us-east-1", "subnet-1"); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("the rolled-back subnet: %v, want ErrNotFound", err)
+			}
+			return st.PutSetting("n", fmt.Sprint(i))
+		}); err != nil {
+			t.Fatalf("Update #%d after it: %v", i, err)
+		}
+	}
+}
+
+// Lock keys come in ascending order without duplicates, whatever the order of the tenants.
+func TestAdvisoryLockKeysAreCanonical(t *testing.T) {
+	l := advisoryLocks{schema: "s"}
+	x := store.Tenant{Account: "111122223333", Region: "us-east-1"}
+	y := store.Tenant{Account: "111122223333", Region: "eu-west-1"}
+	one, other := l.tenantKeys(store.Tenants(x, y, x)), l.tenantKeys(store.Tenants(y, x))
+	if len(one) != 2 || !slices.Equal(one, other) || one[0] >= one[1] {
+		t.Fatalf("keys %v and %v: want the same two, ascending", one, other)
+	}
+	if k := l.tenantKeys(store.Tenants(x)); k[0] == l.everything || k[0] == lockKey("write", "s") {
+		t.Fatal("a tenant's key is the key of everything")
+	}
+}
+
 // Stores in two schemas of one database have different write locks.
 func TestPostgresSchemasDoNotShareTheWriteLock(t *testing.T) {
 	srv := pgtest.Connect(t)
@@ -177,7 +326,7 @@ func TestPostgresSchemasDoNotShareTheWriteLock(t *testing.T) {
 	holding, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- a.Update(ctx, func(tx store.Tx) error {
+		done <- a.Update(ctx, store.Everything(), func(tx store.Tx) error {
 			close(holding)
 			<-release
 			return nil
@@ -192,7 +341,7 @@ func TestPostgresSchemasDoNotShareTheWriteLock(t *testing.T) {
 	}()
 	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := b.Update(bctx, func(tx store.Tx) error { return tx.PutSetting("k", "v") }); err != nil {
+	if err := b.Update(bctx, store.Everything(), func(tx store.Tx) error { return tx.PutSetting("k", "v") }); err != nil {
 		t.Fatalf("Update in schema b while schema a's lock is held: %v", err)
 	}
 }
@@ -246,7 +395,7 @@ func TestPostgresOrdersTextByBytes(t *testing.T) {
 	s, _ := openPostgresT(t, srv)
 	keys := []string{"b", "B", "a", "_", "Z", "é", "e", "1", "~", "aa", "A-"}
 	created := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	err := s.Update(t.Context(), func(tx store.Tx) error {
+	err := s.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 		var tags []store.Tag
 		for _, k := range keys {
 			tags = append(tags, store.Tag{Key: k, Value: k})
@@ -306,7 +455,7 @@ func TestPostgresReopenKeepsDataAndRefusesNewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Update(ctx, func(tx store.Tx) error { return tx.ReserveID("backup-1") }); err != nil {
+	if err := s.Update(ctx, store.Everything(), func(tx store.Tx) error { return tx.ReserveID("backup-1") }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -316,7 +465,7 @@ func TestPostgresReopenKeepsDataAndRefusesNewerSchema(t *testing.T) {
 	if rows, _ := migrationCount(t, s); rows != len(migrations) {
 		t.Fatalf("schema_migrations has %d rows after reopening, want %d", rows, len(migrations))
 	}
-	err = s.Update(ctx, func(tx store.Tx) error { return tx.ReserveID("backup-1") })
+	err = s.Update(ctx, store.Everything(), func(tx store.Tx) error { return tx.ReserveID("backup-1") })
 	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("ReserveID after reopen: %v, want ErrConflict", err)
 	}
@@ -367,7 +516,7 @@ func TestPostgresOutageFailsCleanlyAndRecovers(t *testing.T) {
 	ctx := t.Context()
 	s := openT(t, p.DSN("pool_max_conns", "4"))
 	put := func(name, value string) error {
-		return s.Update(ctx, func(tx store.Tx) error { return tx.PutSetting(name, value) })
+		return s.Update(ctx, store.Everything(), func(tx store.Tx) error { return tx.PutSetting(name, value) })
 	}
 	// Fill the pool with idle connections.
 	var wg sync.WaitGroup
@@ -384,7 +533,7 @@ func TestPostgresOutageFailsCleanlyAndRecovers(t *testing.T) {
 	holding, release := make(chan struct{}), make(chan struct{})
 	inFlight := make(chan error, 1)
 	go func() {
-		inFlight <- s.Update(ctx, func(tx store.Tx) error {
+		inFlight <- s.Update(ctx, store.Everything(), func(tx store.Tx) error {
 			if err := tx.PutSetting("half", "written"); err != nil {
 				return err
 			}
@@ -432,10 +581,23 @@ func TestPostgresOutageFailsCleanlyAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Sessions terminated while idle (a server restart, a failover) cost no request at all.
+	// Sessions terminated while idle (a server restart, a failover) cost no request at all,
+	// whether the first statement after it is a write, an agenda (sent in one pipeline with
+	// BEGIN and the locks) or a View's.
 	srv.Terminate(t, p)
 	if err := put("after", "restart"); err != nil {
 		t.Fatalf("first Update after its idle sessions were terminated: %v", err)
+	}
+	srv.Terminate(t, p)
+	if err := s.Update(ctx, store.Tenants(store.Tenant{Account: "111122223333", Region: "us-east-1"}), func(tx store.Tx) error {
+		_, _, _, err := tx.Agenda(store.Tenants(store.Tenant{Account: "111122223333", Region: "us-east-1"}), "after")
+		return err
+	}); err != nil {
+		t.Fatalf("first agenda after the idle sessions were terminated: %v", err)
+	}
+	srv.Terminate(t, p)
+	if err := s.View(ctx, func(tx store.Tx) error { _, err := tx.Setting("after"); return err }); err != nil {
+		t.Fatalf("first View after the idle sessions were terminated: %v", err)
 	}
 }
 

@@ -61,7 +61,8 @@ func prepareStatements(ctx context.Context, db *sql.DB, d *dialect, readOnly boo
 // preparedTexts lists the statements prepared at Open.
 func preparedTexts(d *dialect) []string {
 	texts := []string{
-		qSetting, qPutSetting, qInitSetting, settingsQuery(2), qReserveID, qNextEvent,
+		qSetting, qPutSetting, qInitSetting, settingsQuery(2), qReserveID,
+		agendaQuery(2, tenantEvents), agendaQuery(0, tenantEvents), agendaQuery(2, allEvents), agendaQuery(0, allEvents),
 		qBackup, qBackupExists, qInsertBackup, qUpdateBackup, qDeleteBackup,
 		qCluster, qClusterExists, qInsertCluster, qUpdateCluster, qDeleteCluster, qCountClusters,
 		qCountBackups, qCountBackupsNotReady, qCountClustersAndHSMs,

@@ -22,17 +22,75 @@ const (
 	qNextBackupEvent  = `SELECT id, due_at FROM backups WHERE due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`
 	qNextHSMEvent     = `SELECT id, due_at FROM hsms WHERE due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`
 	qNextClusterEvent = `SELECT id, due_at FROM clusters WHERE due_at IS NOT NULL ORDER BY due_at, id LIMIT 1`
-	qNextDailyBackup  = `SELECT id, next_backup_at FROM clusters WHERE state = 'ACTIVE' AND next_backup_at IS NOT NULL ORDER BY next_backup_at, id LIMIT 1`
+	qNextDailyBackup  = `SELECT id, next_backup_at AS due_at FROM clusters WHERE state = 'ACTIVE' AND next_backup_at IS NOT NULL ORDER BY next_backup_at, id LIMIT 1`
 )
 
 // qNextEvent asks for the four NextEvent candidates in one round trip, each row tagged with
 // its store.EventKind: every transaction starts by asking it, so it is worth one statement.
-var qNextEvent = fmt.Sprintf(`SELECT %d, id, due_at FROM (%s) AS b
-UNION ALL SELECT %d, id, due_at FROM (%s) AS h
-UNION ALL SELECT %d, id, due_at FROM (%s) AS c
-UNION ALL SELECT %d, id, next_backup_at FROM (%s) AS d`,
-	store.EventBackup, qNextBackupEvent, store.EventHSM, qNextHSMEvent,
-	store.EventCluster, qNextClusterEvent, store.EventDailyBackup, qNextDailyBackup)
+var qNextEvent = eventsQuery(false, "")
+
+// The NextEvent candidates of one tenant (arguments: account, region), each one step down an
+// index by owner (migration 5); an HSM belongs to its cluster's tenant.
+const (
+	qNextTenantBackupEvent = `SELECT id, due_at FROM backups WHERE account = ? AND region = ? AND due_at IS NOT NULL
+	ORDER BY due_at, id LIMIT 1`
+	qNextTenantHSMEvent = `SELECT id, due_at FROM hsms WHERE due_at IS NOT NULL AND EXISTS (SELECT 1 FROM clusters
+	WHERE clusters.id = hsms.cluster_id AND clusters.account = ? AND clusters.region = ?) ORDER BY due_at, id LIMIT 1`
+	qNextTenantClusterEvent = `SELECT id, due_at FROM clusters WHERE account = ? AND region = ? AND due_at IS NOT NULL
+	ORDER BY due_at, id LIMIT 1`
+	qNextTenantDailyBackup = `SELECT id, next_backup_at AS due_at FROM clusters WHERE account = ? AND region = ?
+	AND state = 'ACTIVE' AND next_backup_at IS NOT NULL ORDER BY next_backup_at, id LIMIT 1`
+)
+
+// qNextTenantEvent is qNextEvent for one tenant; its arguments are the tenant's account and
+// region, four times.
+var qNextTenantEvent = eventsQuery(true, "")
+
+// eventsQuery joins the four NextEvent candidates (of one tenant, or of everything) with
+// UNION ALL (each candidate selects id and due_at), each row as (kind, id, due time), or as (kind, id, extra, due time) when extra
+// is an SQL expression.
+func eventsQuery(tenant bool, extra string) string {
+	candidates := []string{qNextBackupEvent, qNextHSMEvent, qNextClusterEvent, qNextDailyBackup}
+	if tenant {
+		candidates = []string{qNextTenantBackupEvent, qNextTenantHSMEvent, qNextTenantClusterEvent, qNextTenantDailyBackup}
+	}
+	kinds := []store.EventKind{store.EventBackup, store.EventHSM, store.EventCluster, store.EventDailyBackup}
+	if extra != "" {
+		extra += ", "
+	}
+	branches := make([]string, len(candidates))
+	for i, c := range candidates {
+		branches[i] = fmt.Sprintf("SELECT %d, id, %sdue_at FROM (%s) AS e%d", kinds[i], extra, c, i)
+	}
+	return strings.Join(branches, "\nUNION ALL ")
+}
+
+// settingRow is the kind that tags a setting's row in an agenda query (event kinds are >= 0).
+const settingRow = -1
+
+// eventsOf says whose events an agenda query asks for.
+type eventsOf int
+
+const (
+	noEvents     eventsOf = iota // settings only
+	allEvents                    // of every tenant
+	tenantEvents                 // of one tenant
+)
+
+// agendaQuery builds Tx.Agenda's statement: the rows of n settings, tagged settingRow, then
+// the event candidates that of names, each row as (kind, name or ID, value, due time). Its
+// arguments are the n names, then, for tenantEvents, the tenant's account and region four
+// times. It returns "" when it would ask for nothing.
+func agendaQuery(n int, of eventsOf) string {
+	branches := make([]string, 0, n+1)
+	for range n {
+		branches = append(branches, fmt.Sprintf("SELECT %d, name, value, 0 FROM settings WHERE name = ?", settingRow))
+	}
+	if of != noEvents {
+		branches = append(branches, eventsQuery(of == tenantEvents, "''"))
+	}
+	return strings.Join(branches, "\nUNION ALL ")
+}
 
 // Backups.
 const (

@@ -28,7 +28,18 @@ var migrations = []migration{
 	{version: 2, name: "cluster identities", sql: schemaV2},
 	{version: 3, name: "filter indexes by owner, live clusters", sql: schemaV3},
 	{version: 4, name: "backups that are not READY", sql: schemaV4},
+	{version: 5, name: "scheduled events by owner", sql: schemaV5},
 }
+
+// schemaV5 indexes what is scheduled by owner, so that an Update of one tenant finds that
+// tenant's next lifecycle event (Tx.NextEvent of a tenant) in one step down each index,
+// however much other tenants have scheduled. An HSM is found through its cluster.
+const schemaV5 = `
+CREATE INDEX backups_due_by_owner ON backups (account, region, due_at, id) WHERE due_at IS NOT NULL;
+CREATE INDEX clusters_due_by_owner ON clusters (account, region, due_at, id) WHERE due_at IS NOT NULL;
+CREATE INDEX clusters_next_backup_by_owner ON clusters (account, region, next_backup_at, id)
+	WHERE state = 'ACTIVE' AND next_backup_at IS NOT NULL;
+`
 
 // schemaV4 indexes the backups that are not READY, by state: CountResources counts them from
 // it, and the READY ones as all backups (which SQLite counts a page at a time) less those. Most

@@ -14,13 +14,14 @@
 // is unlinked as soon as it is open (memory.go).
 //
 // A PostgreSQL database ("postgres://..." or "postgresql://...") is one pool shared by Update
-// and View, and may be shared by any number of server processes: Updates take one advisory
-// lock per schema under READ COMMITTED, Views read a REPEATABLE READ snapshot (postgres.go
-// explains why this is serializable without a leader).
+// and View, and may be shared by any number of server processes: an Update takes the advisory
+// locks of its scope (a tenant's, or everything's) under READ COMMITTED, so Updates of
+// different tenants run at once; Views read a REPEATABLE READ snapshot (postgres.go explains
+// why this is serializable per scope without a leader).
 //
-// Updates that arrive while another runs share the next transaction and its commit, each under
-// its own savepoint (groupcommit.go); the durability (durability.go) decides whether a commit
-// waits for the disk.
+// Updates that arrive while another of the same scope runs (any other, on SQLite) share the
+// next transaction and its commit, each under its own savepoint (groupcommit.go); the
+// durability (durability.go) decides whether a commit waits for the disk.
 //
 // The schema is created and upgraded at Open by an ordered list of migrations recorded in the
 // schema_migrations table; then the statements are prepared once per pool (prepared.go). Times
@@ -64,8 +65,8 @@ type Store struct {
 	// writeStmts and readStmts are the statements prepared on writer and reader at Open, keyed
 	// by their portable text (see prepared.go); the same map when the pools are one.
 	writeStmts, readStmts statements
-	// group queues concurrent Updates into shared transactions (groupcommit.go).
-	group group
+	// groups queue concurrent Updates into shared transactions (groupcommit.go).
+	groups groups
 	// obs is told of batches and failed steps (observer.go); never nil.
 	obs Observer
 }
@@ -214,9 +215,9 @@ func (s *Store) begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions) (*sq
 //
 // fn must not call View or Update itself: the memory store has one connection, and every store
 // runs the functions of concurrent Updates one at a time.
-func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+func (s *Store) Update(ctx context.Context, scope store.Scope, fn func(store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.update(ctx, fn)
+		err := s.update(ctx, scope, fn)
 		if err == nil || s.d.retryable == nil || attempt >= maxAttempts || !s.d.retryable(err) {
 			return err
 		}
@@ -229,48 +230,94 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 // View runs fn in a read-only transaction that sees one consistent snapshot. Every write
 // through its Tx fails.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.reader, s.d.readTx, true, fn)
+	return s.run(ctx, true, store.Scope{}, fn)
 }
 
-// run is one transaction of Update or View.
-func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, readOnly bool, fn func(store.Tx) error) error {
+// run is one transaction of View, or of an Update of scope.
+func (s *Store) run(ctx context.Context, readOnly bool, scope store.Scope, fn func(store.Tx) error) error {
 	what := "update"
 	if readOnly {
 		what = "view"
 	}
-	sqlTx, err := s.begin(ctx, db, opts)
+	var (
+		open txn
+		err  error
+	)
+	if readOnly {
+		open, err = s.beginView(ctx)
+	} else {
+		open, err = s.beginUpdate(ctx, scope)
+	}
 	if err != nil {
-		s.obs.Failure(StepBegin)
-		return fmt.Errorf("%s store: begin %s: %w", s.kind, what, err)
+		return err
 	}
 	done := false
 	defer func() {
 		if !done { // fn panicked: do not leave the connection inside a transaction
-			_ = sqlTx.Rollback()
+			_ = open.Rollback()
 		}
 	}()
-	if !readOnly && s.d.writeLock != "" {
-		if _, err := sqlTx.ExecContext(ctx, s.d.writeLock); err != nil {
-			done = true
-			_ = sqlTx.Rollback()
-			s.obs.Failure(StepLock)
-			return fmt.Errorf("%s store: take the write lock: %w", s.kind, err)
-		}
-	}
 	stmts := s.writeStmts
 	if readOnly {
 		stmts = s.readStmts
 	}
-	t := &tx{ctx: ctx, tx: sqlTx, d: s.d, stmts: stmts, readOnly: readOnly}
+	t := &tx{ctx: ctx, q: open, d: s.d, stmts: stmts, readOnly: readOnly}
 	if err := fn(t); err != nil {
 		done = true
-		_ = sqlTx.Rollback() // fn's error is the one that matters
+		_ = open.Rollback() // fn's error is the one that matters
 		return err
 	}
 	done = true
-	if err := sqlTx.Commit(); err != nil {
+	if err := open.Commit(); err != nil {
 		s.obs.Failure(StepCommit)
 		return fmt.Errorf("%s store: commit %s: %w", s.kind, what, err)
 	}
 	return nil
+}
+
+// txn is an open transaction: a *sql.Tx, or a PostgreSQL Update's transaction begun by hand on
+// one connection (postgres.go).
+type txn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	Commit() error
+	Rollback() error
+}
+
+// beginView begins the transaction of a View.
+func (s *Store) beginView(ctx context.Context) (txn, error) {
+	if s.d.beginView != nil {
+		open, err := s.d.beginView(ctx, s.reader, s.beginAttempts)
+		if err != nil {
+			s.obs.Failure(StepBegin)
+			return nil, fmt.Errorf("%s store: begin view: %w", s.kind, err)
+		}
+		return open, nil
+	}
+	sqlTx, err := s.begin(ctx, s.reader, s.d.readTx)
+	if err != nil {
+		s.obs.Failure(StepBegin)
+		return nil, fmt.Errorf("%s store: begin view: %w", s.kind, err)
+	}
+	return sqlTx, nil
+}
+
+// beginUpdate begins the transaction of an Update of scope, holding the scope's locks when the
+// dialect has them (PostgreSQL: both in one round trip).
+func (s *Store) beginUpdate(ctx context.Context, scope store.Scope) (txn, error) {
+	if s.d.beginUpdate != nil {
+		open, err := s.d.beginUpdate(ctx, s.writer, scope, s.beginAttempts)
+		if err != nil {
+			s.obs.Failure(StepLock)
+			return nil, fmt.Errorf("%s store: begin update and take the locks of %s: %w", s.kind, scope.Key(), err)
+		}
+		return open, nil
+	}
+	sqlTx, err := s.begin(ctx, s.writer, s.d.writeTx)
+	if err != nil {
+		s.obs.Failure(StepBegin)
+		return nil, fmt.Errorf("%s store: begin update: %w", s.kind, err)
+	}
+	return sqlTx, nil
 }

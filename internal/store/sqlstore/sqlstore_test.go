@@ -93,7 +93,7 @@ func TestReopenKeepsDataAndDoesNotReapplyMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Update(ctx, func(tx store.Tx) error {
+	err = s.Update(ctx, store.Everything(), func(tx store.Tx) error {
 		if err := tx.PutSetting("clock", "42"); err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func TestReopenKeepsDataAndDoesNotReapplyMigrations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = s.Update(ctx, func(tx store.Tx) error { return tx.ReserveID("backup-1") })
+		err = s.Update(ctx, store.Everything(), func(tx store.Tx) error { return tx.ReserveID("backup-1") })
 		if !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("ReserveID after reopen: %v, want ErrConflict", err)
 		}
@@ -160,7 +160,7 @@ func TestTwoStoresShareOneFile(t *testing.T) {
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "store.db")
 	a, b := openT(t, dsn), openT(t, dsn)
 	ctx := t.Context()
-	if err := a.Update(ctx, func(tx store.Tx) error { return tx.PutSetting("n", "0") }); err != nil {
+	if err := a.Update(ctx, store.Everything(), func(tx store.Tx) error { return tx.PutSetting("n", "0") }); err != nil {
 		t.Fatal(err)
 	}
 	const per = 20
@@ -168,7 +168,7 @@ func TestTwoStoresShareOneFile(t *testing.T) {
 	for _, s := range []*Store{a, b} {
 		go func() {
 			for range per {
-				err := s.Update(ctx, func(tx store.Tx) error {
+				err := s.Update(ctx, store.Everything(), func(tx store.Tx) error {
 					v, err := tx.Setting("n")
 					if err != nil {
 						return err
@@ -223,7 +223,7 @@ func TestUpdateWrapsBackendErrors(t *testing.T) {
 	s := openT(t, "memory")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	err := s.Update(ctx, func(tx store.Tx) error { return nil })
+	err := s.Update(ctx, store.Everything(), func(tx store.Tx) error { return nil })
 	if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "begin update") {
 		t.Fatalf("Update with a cancelled context: %v", err)
 	}
@@ -233,7 +233,7 @@ func TestUpdateRollsBackWhenFnPanics(t *testing.T) {
 	s := openT(t, "memory")
 	func() {
 		defer func() { _ = recover() }()
-		_ = s.Update(t.Context(), func(tx store.Tx) error {
+		_ = s.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 			if err := tx.PutSetting("k", "v"); err != nil {
 				return err
 			}
@@ -314,6 +314,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	tq, targs := tagsQuery(sqliteDialect, []string{"x", "y"})
 	hq, hargs := hsmsQuery(sqliteDialect, []string{"x", "y"})
 	dq, dargs := deleteTagsQuery(sqliteDialect, "x", []string{"k", "l"})
+	agendaArgs := []any{"s1", "s2", "a", "r", "a", "r", "a", "r", "a", "r"}
 	for _, tc := range []struct {
 		name  string
 		query string
@@ -329,6 +330,13 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"next event, all four at once", qNextEvent, nil, "hsms_by_due", false},
 		{"next event, all four at once", qNextEvent, nil, "clusters_by_due", false},
 		{"next event, all four at once", qNextEvent, nil, "clusters_by_next_backup", false},
+		{"next backup event of a tenant", qNextTenantBackupEvent, []any{"a", "r"}, "backups_due_by_owner (account=? AND region=? AND due_at>?)", false},
+		{"next hsm event of a tenant", qNextTenantHSMEvent, []any{"a", "r"}, "hsms_by_due", false},
+		{"next cluster event of a tenant", qNextTenantClusterEvent, []any{"a", "r"}, "clusters_due_by_owner (account=? AND region=? AND due_at>?)", false},
+		{"next daily backup of a tenant", qNextTenantDailyBackup, []any{"a", "r"}, "clusters_next_backup_by_owner (account=? AND region=? AND next_backup_at>?)", false},
+		{"agenda of a tenant", agendaQuery(2, tenantEvents), agendaArgs, "backups_due_by_owner (account=? AND region=? AND due_at>?)", false},
+		{"agenda of a tenant", agendaQuery(2, tenantEvents), agendaArgs, "clusters_next_backup_by_owner (account=? AND region=? AND next_backup_at>?)", false},
+		{"agenda of a tenant", agendaQuery(2, tenantEvents), agendaArgs, "SEARCH settings USING INDEX sqlite_autoindex_settings_1 (name=?)", false},
 		{"backups page", bq, bargs, "backups_by_owner", false},
 		{"backups page ascending", bqa, bargsa, "backups_by_owner", false},
 		{"clusters page", cq, cargs, "clusters_by_owner", false},

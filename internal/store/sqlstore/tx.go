@@ -15,7 +15,7 @@ import (
 // tx is the store.Tx of one Update or View.
 type tx struct {
 	ctx      context.Context
-	tx       *sql.Tx
+	q        txn // a *sql.Tx on SQLite, whose prepared statements (stmts) it can run
 	d        *dialect
 	stmts    statements // prepared at Open, keyed by portable text
 	readOnly bool
@@ -38,9 +38,9 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 		return nil, errReadOnly
 	}
 	if st := t.stmts[query]; st != nil {
-		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+		return t.q.(*sql.Tx).StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
 	}
-	return t.tx.ExecContext(t.ctx, t.d.rebind(query), args...)
+	return t.q.ExecContext(t.ctx, t.d.rebind(query), args...)
 }
 
 // execCount runs a write statement and returns how many rows it changed.
@@ -55,17 +55,17 @@ func (t *tx) execCount(query string, args ...any) (int64, error) {
 // queryRow runs a single-row SELECT.
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
 	if st := t.stmts[query]; st != nil {
-		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+		return t.q.(*sql.Tx).StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
 	}
-	return t.tx.QueryRowContext(t.ctx, t.d.rebind(query), args...)
+	return t.q.QueryRowContext(t.ctx, t.d.rebind(query), args...)
 }
 
 // query runs a SELECT.
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	if st := t.stmts[query]; st != nil {
-		return t.tx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
+		return t.q.(*sql.Tx).StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
 	}
-	return t.tx.QueryContext(t.ctx, t.d.rebind(query), args...)
+	return t.q.QueryContext(t.ctx, t.d.rebind(query), args...)
 }
 
 // count runs a SELECT COUNT(*).
@@ -157,32 +157,106 @@ func (t *tx) ReserveID(id string) error {
 	return nil
 }
 
-// NextEvent returns the earliest scheduled event: the first of each table's due index, all
-// four asked in one statement, compared in Go by (At, Kind, ID).
-func (t *tx) NextEvent() (store.Event, bool, error) {
-	rows, err := t.query(qNextEvent)
-	if err != nil {
-		return store.Event{}, false, fmt.Errorf("next event: %w", err)
+// NextEvent returns the earliest scheduled event in scope: the first of each table's due index
+// (of everything, or of each tenant), all four asked in one statement per tenant, compared in
+// Go by (At, Kind, ID).
+func (t *tx) NextEvent(in store.Scope) (store.Event, bool, error) {
+	_, ev, ok, err := t.Agenda(in)
+	return ev, ok, err
+}
+
+// Agenda returns the named settings that are set and the earliest event in scope. For
+// everything or one tenant this is one statement; each further tenant costs one more.
+func (t *tx) Agenda(in store.Scope, names ...string) (map[string]string, store.Event, bool, error) {
+	var a agenda
+	a.settings = make(map[string]string, len(names))
+	tenants := in.List()
+	var err error
+	switch {
+	case in.All():
+		err = a.read(t, agendaQuery(len(names), allEvents), names)
+	case len(tenants) == 0:
+		err = a.read(t, agendaQuery(len(names), noEvents), names)
+	default:
+		// The settings come with the first tenant's events, the others' one statement each.
+		err = a.read(t, agendaQuery(len(names), tenantEvents), names, tenants[0])
+		for _, tn := range tenants[1:] {
+			if err != nil {
+				break
+			}
+			err = a.read(t, agendaQuery(0, tenantEvents), nil, tn)
+		}
 	}
-	defer rows.Close()
-	var best store.Event
-	found := false
-	for rows.Next() {
+	if err != nil {
+		return nil, store.Event{}, false, fmt.Errorf("agenda of %s: %w", in.Key(), err)
+	}
+	return a.settings, a.next, a.found, nil
+}
+
+// agenda collects the rows of agenda queries.
+type agenda struct {
+	settings map[string]string
+	next     store.Event
+	found    bool
+}
+
+// read runs one agenda query with the given setting names and, if given, one tenant; an
+// empty query reads nothing.
+func (a *agenda) read(t *tx, query string, names []string, tenant ...store.Tenant) error {
+	if query == "" {
+		return nil
+	}
+	args := make([]any, 0, len(names)+8)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	for _, tn := range tenant {
+		for range 4 {
+			args = append(args, tn.Account, tn.Region)
+		}
+	}
+	return t.readRows(query, args, func(scan func(dest ...any) error) error {
 		var kind int
-		var id string
+		var id, value string
 		var at int64
-		if err := rows.Scan(&kind, &id, &at); err != nil {
-			return store.Event{}, false, fmt.Errorf("next event: %w", err)
+		if err := scan(&kind, &id, &value, &at); err != nil {
+			return err
+		}
+		if kind == settingRow {
+			a.settings[id] = value
+			return nil
 		}
 		ev := store.Event{Kind: store.EventKind(kind), ID: id, At: fromMs(at)}
-		if !found || eventBefore(ev, best) {
-			best, found = ev, true
+		if !a.found || eventBefore(ev, a.next) {
+			a.next, a.found = ev, true
+		}
+		return nil
+	})
+}
+
+// rowReader is a txn that can read the rows of a query itself, without database/sql: a
+// PostgreSQL transaction begun by hand sends its BEGIN (and locks) with the first such query,
+// in one round trip (connTxn.readRows).
+type rowReader interface {
+	readRows(ctx context.Context, query string, args []any, row func(scan func(dest ...any) error) error) error
+}
+
+// readRows runs a SELECT and calls row with the scanner of each row it returns, in order.
+func (t *tx) readRows(query string, args []any, row func(scan func(dest ...any) error) error) error {
+	if r, ok := t.q.(rowReader); ok {
+		return r.readRows(t.ctx, t.d.rebind(query), args, row)
+	}
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return store.Event{}, false, fmt.Errorf("next event: %w", err)
-	}
-	return best, found, nil
+	return rows.Err()
 }
 
 // eventBefore orders events by At, then Kind, then ID.

@@ -85,6 +85,70 @@ func eventTests() []contractTest {
 				{Kind: store.EventBackup, ID: "backup-0", At: tie.Add(time.Millisecond)},
 			})
 		}},
+		{"NextEvent and Agenda of a scope see only its tenants' events; an HSM is its cluster's", func(t *testing.T, s store.Store) {
+			a := store.Tenant{Account: acctA, Region: region1}
+			b := store.Tenant{Account: acctB, Region: region1}
+			aElsewhere := store.Tenant{Account: acctA, Region: region2}
+			update(t, s, func(tx store.Tx) error {
+				noErr(t, "PutSetting", tx.PutSetting("clock", "7"))
+				// Tenant A: a backup due at 30 and an HSM of its cluster due at 20.
+				ba := newBackup("backup-a", at(0))
+				ba.DueAt = at(30)
+				noErr(t, "InsertBackup", tx.InsertBackup(ba))
+				ca := newCluster("cluster-a", at(0))
+				ca.NextBackupAt = time.Time{}
+				noErr(t, "InsertCluster", tx.InsertCluster(ca))
+				h := newHSM("hsm-a", "cluster-a", at(0))
+				h.DueAt = at(20)
+				noErr(t, "InsertHSM", tx.InsertHSM(h))
+				// Tenant B: a daily backup due at 10 and a cluster event at 15.
+				cb := newCluster("cluster-b", at(0))
+				cb.Account, cb.NextBackupAt = acctB, at(10)
+				noErr(t, "InsertCluster", tx.InsertCluster(cb))
+				cb2 := newCluster("cluster-b2", at(0))
+				cb2.Account, cb2.State, cb2.DueAt = acctB, "CREATE_IN_PROGRESS", at(15)
+				noErr(t, "InsertCluster", tx.InsertCluster(cb2))
+				// Account A in the other region: a backup due at 5.
+				bx := newBackup("backup-x", at(0))
+				bx.Region, bx.DueAt = region2, at(5)
+				return tx.InsertBackup(bx)
+			})
+			for _, tc := range []struct {
+				name string
+				in   store.Scope
+				want *store.Event
+			}{
+				{"everything", store.Everything(), &store.Event{Kind: store.EventBackup, ID: "backup-x", At: at(5)}},
+				{"tenant A", store.Tenants(a), &store.Event{Kind: store.EventHSM, ID: "hsm-a", At: at(20)}},
+				{"tenant B", store.Tenants(b), &store.Event{Kind: store.EventDailyBackup, ID: "cluster-b", At: at(10)}},
+				{"account A elsewhere", store.Tenants(aElsewhere), &store.Event{Kind: store.EventBackup, ID: "backup-x", At: at(5)}},
+				{"tenants A and B", store.Tenants(a, b), &store.Event{Kind: store.EventDailyBackup, ID: "cluster-b", At: at(10)}},
+				{"a tenant with nothing", store.Tenants(store.Tenant{Account: acctB, Region: region2}), nil},
+				{"no tenant", store.Tenants(), nil},
+			} {
+				view(t, s, func(tx store.Tx) error {
+					ev, ok, err := tx.NextEvent(tc.in)
+					noErr(t, "NextEvent", err)
+					set, aev, aok, err := tx.Agenda(tc.in, "clock", "unset")
+					noErr(t, "Agenda", err)
+					if len(set) != 1 || set["clock"] != "7" {
+						t.Errorf("%s: Agenda's settings %v, want only clock=7", tc.name, set)
+					}
+					for what, got := range map[string]struct {
+						ev store.Event
+						ok bool
+					}{"NextEvent": {ev, ok}, "Agenda": {aev, aok}} {
+						switch {
+						case tc.want == nil && got.ok:
+							t.Errorf("%s: %s = %+v, want nothing scheduled", tc.name, what, got.ev)
+						case tc.want != nil && (!got.ok || got.ev.Kind != tc.want.Kind || got.ev.ID != tc.want.ID || !got.ev.At.Equal(tc.want.At)):
+							t.Errorf("%s: %s = %+v (ok %v), want %+v", tc.name, what, got.ev, got.ok, *tc.want)
+						}
+					}
+					return nil
+				})
+			}
+		}},
 	}
 }
 
@@ -97,7 +161,7 @@ func expectEvents(t *testing.T, s store.Store, want []store.Event) {
 		var ok bool
 		view(t, s, func(tx store.Tx) error {
 			var err error
-			ev, ok, err = tx.NextEvent()
+			ev, ok, err = tx.NextEvent(store.Everything())
 			noErr(t, "NextEvent", err)
 			return nil
 		})
@@ -213,7 +277,7 @@ func resetTests() []contractTest {
 				hs, err := tx.HSMs("cluster-1")
 				noErr(t, "HSMs", err)
 				equal(t, "HSMs", len(hs), 0)
-				_, ok, err := tx.NextEvent()
+				_, ok, err := tx.NextEvent(store.Everything())
 				noErr(t, "NextEvent", err)
 				equal(t, "NextEvent ok", ok, false)
 				return nil
@@ -228,7 +292,7 @@ func concurrencyTests() []contractTest {
 	return []contractTest{
 		{"Update is serializable: concurrent read-modify-write transactions lose no update", func(t *testing.T, s store.Store) {
 			counterRace(t, s, func(inc func(tx store.Tx) error) error {
-				return s.Update(t.Context(), inc)
+				return s.Update(t.Context(), store.Everything(), inc)
 			})
 		}},
 		{"UpdateBackup is conditional: read in a View, write in an Update, retry on ErrConflict, lose no update", func(t *testing.T, s store.Store) {
@@ -278,7 +342,7 @@ func counterRace(t *testing.T, s store.Store, run func(inc func(tx store.Tx) err
 					})
 					if err == nil {
 						if cur, err = increment(cur); err == nil {
-							err = s.Update(t.Context(), func(tx store.Tx) error {
+							err = s.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 								_, err := tx.UpdateBackup(cur)
 								return err
 							})

@@ -83,7 +83,7 @@ func settingTests() []contractTest {
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Go(func() {
-					err := s.Update(t.Context(), func(tx store.Tx) error {
+					err := s.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 						v, err := tx.InitSetting("token-key", string(rune('a'+i)))
 						got[i] = v
 						return err

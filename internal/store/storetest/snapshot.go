@@ -222,7 +222,7 @@ func snapshotTests() []contractTest {
 				{append(ids("hsm", 700), "hsm-taken"), "hsm-taken"}, // in the second statement
 				{[]string{"hsm-x", "hsm-y", "hsm-x"}, "hsm-x"},
 			} {
-				err := s.Update(t.Context(), func(tx store.Tx) error { return tx.ReserveIDs(tc.ids) })
+				err := s.Update(t.Context(), store.Everything(), func(tx store.Tx) error { return tx.ReserveIDs(tc.ids) })
 				var conflict *store.IDConflictError
 				if !errors.As(err, &conflict) || conflict.ID != tc.want || !errors.Is(err, store.ErrConflict) {
 					t.Fatalf("ReserveIDs(%d IDs): %v, want an IDConflictError naming %s", len(tc.ids), err, tc.want)
@@ -278,7 +278,7 @@ func snapshotTests() []contractTest {
 				for _, id := range tc.ids {
 					bs = append(bs, newBackup(id, at(1)))
 				}
-				err := s.Update(t.Context(), func(tx store.Tx) error { return tx.InsertBackups(bs) })
+				err := s.Update(t.Context(), store.Everything(), func(tx store.Tx) error { return tx.InsertBackups(bs) })
 				var conflict *store.IDConflictError
 				if !errors.As(err, &conflict) || conflict.ID != tc.want || !errors.Is(err, store.ErrConflict) {
 					t.Fatalf("InsertBackups(%d): %v, want an IDConflictError naming %s", len(bs), err, tc.want)

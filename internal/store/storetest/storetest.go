@@ -83,7 +83,7 @@ func at(min int) time.Time {
 // update runs fn in an Update and fails the test if it returns an error.
 func update(t *testing.T, s store.Store, fn func(tx store.Tx) error) {
 	t.Helper()
-	if err := s.Update(t.Context(), fn); err != nil {
+	if err := s.Update(t.Context(), store.Everything(), fn); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 }

@@ -34,7 +34,7 @@ func transactionTests() []contractTest {
 		{"Update keeps nothing fn wrote if fn returns an error", func(t *testing.T, s store.Store) {
 			update(t, s, func(tx store.Tx) error { return tx.PutSetting("k", "before") })
 			boom := errors.New("boom")
-			err := s.Update(t.Context(), func(tx store.Tx) error {
+			err := s.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 				noErr(t, "InsertBackup", tx.InsertBackup(newBackup("backup-half", at(0))))
 				noErr(t, "InsertCluster", tx.InsertCluster(newCluster("cluster-half", at(0))))
 				noErr(t, "PutSetting", tx.PutSetting("k", "after"))
@@ -63,7 +63,7 @@ func transactionTests() []contractTest {
 		}},
 		{"Update returns fn's error unchanged", func(t *testing.T, s store.Store) {
 			want := &fnError{msg: "custom"}
-			err := s.Update(t.Context(), func(tx store.Tx) error {
+			err := s.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 				if err := tx.PutSetting("k", "v"); err != nil {
 					return err
 				}
@@ -77,7 +77,7 @@ func transactionTests() []contractTest {
 				t.Fatalf("errors.As did not find fn's error in %v", err)
 			}
 			// A store error returned by fn comes back unchanged too, so errors.Is works.
-			err = s.Update(t.Context(), func(tx store.Tx) error {
+			err = s.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 				_, err := tx.Backup("backup-missing")
 				return err
 			})
@@ -117,7 +117,7 @@ func viewSnapshot(t *testing.T, s store.Store) {
 		first, err := tx.Backup(b.ID)
 		noErr(t, "Backup", err)
 		go func() {
-			updated <- s.Update(t.Context(), func(tx store.Tx) error {
+			updated <- s.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 				c := first
 				c.State = "DELETED"
 				_, err := tx.UpdateBackup(c)
@@ -267,7 +267,7 @@ func snapshot(t *testing.T, s store.Store, backupID, clusterID, hsmID string, su
 		st.Policy, err = tx.Policy(backupID)
 		noErr(t, "Policy", err)
 		var ok bool
-		st.Event, ok, err = tx.NextEvent()
+		st.Event, ok, err = tx.NextEvent(store.Everything())
 		noErr(t, "NextEvent", err)
 		if !ok {
 			t.Fatal("NextEvent: nothing scheduled")
@@ -275,7 +275,7 @@ func snapshot(t *testing.T, s store.Store, backupID, clusterID, hsmID string, su
 		return nil
 	})
 	errProbe := errors.New("probe")
-	err := s.Update(t.Context(), func(tx store.Tx) error {
+	err := s.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
 		if err := tx.ReserveID("backup-new"); err != nil {
 			return err
 		}
