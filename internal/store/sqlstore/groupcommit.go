@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cloudhsm-local/cloudhsm-local/internal/store"
@@ -149,7 +151,9 @@ func (c *call) catch(f func() error) {
 // runBatch runs the functions of several calls in one transaction, each under a savepoint,
 // and commits once. A caller whose context is done before its turn is answered with the
 // context's error and its function never runs; a function that has started runs to its end
-// (the transaction, shared with the others, is not bound to any one caller's context).
+// (the transaction, shared with the others, is not bound to any one caller's context). The
+// statements that end one function's savepoint go to the database with the next one's
+// SAVEPOINT, as one text (on PostgreSQL, one round trip instead of two).
 func (s *Store) runBatch(batch []*call) {
 	ctx := context.WithoutCancel(batch[0].ctx)
 	sqlTx, err := s.beginUpdate(ctx, batch[0].scope)
@@ -157,43 +161,54 @@ func (s *Store) runBatch(batch []*call) {
 		failAll(batch, err)
 		return
 	}
-	var done []*call // functions that returned nil, answered after the commit
+	var (
+		done     []*call // functions that returned nil and were released, answered after the commit
+		ending   string  // the statements that end the savepoint of last, not yet sent
+		last     *call   // the function that ran last
+		released bool    // ending releases last's writes (it succeeded)
+	)
+	// end sends ending with next (the next function's SAVEPOINT, or nothing); if that fails,
+	// the transaction is gone (SQLite rolls it back by itself after some failures, such as a
+	// full disk) and nothing of the batch is kept.
+	end := func(next string, rest []*call) bool {
+		text := strings.Join(slices.DeleteFunc([]string{ending, next}, func(s string) bool { return s == "" }), "; ")
+		if text == "" {
+			return true
+		}
+		if _, err := sqlTx.ExecContext(ctx, text); err != nil {
+			_ = sqlTx.Rollback()
+			s.obs.Failure(StepSavepoint)
+			failed := fmt.Errorf("%s store: update rolled back with its batch: %w", s.kind, err)
+			if released {
+				last.err = failed
+			}
+			failAll(append(done, rest...), failed)
+			return false
+		}
+		if released {
+			done = append(done, last)
+		}
+		ending, last, released = "", nil, false
+		return true
+	}
 	for i, c := range batch {
 		if err := c.ctx.Err(); err != nil {
 			c.err = fmt.Errorf("%s store: update not started: %w", s.kind, err)
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, sqlSavepoint); err != nil {
-			_ = sqlTx.Rollback()
-			s.obs.Failure(StepSavepoint)
-			failAll(append(done, batch[i:]...), fmt.Errorf("%s store: begin update (savepoint): %w", s.kind, err))
+		if !end(sqlSavepoint, batch[i:]) {
 			return
 		}
 		t := &tx{ctx: context.WithoutCancel(c.ctx), q: sqlTx, d: s.d, stmts: s.writeStmts}
 		c.catch(func() error { return c.fn(t) })
-		end := sqlRelease
-		if c.err != nil || c.panicked {
-			end = sqlRollbackTo
+		last, released = c, c.err == nil && !c.panicked
+		ending = sqlRelease
+		if !released {
+			ending = sqlRollbackTo + "; " + sqlRelease
 		}
-		_, err := sqlTx.ExecContext(ctx, end)
-		if err == nil && end == sqlRollbackTo {
-			_, err = sqlTx.ExecContext(ctx, sqlRelease)
-		}
-		if err != nil {
-			// The transaction is gone (SQLite rolls it back by itself after some failures,
-			// such as a full disk): nothing of the batch is kept.
-			_ = sqlTx.Rollback()
-			s.obs.Failure(StepSavepoint)
-			failed := fmt.Errorf("%s store: update rolled back with its batch: %w", s.kind, err)
-			if end == sqlRelease {
-				c.err = failed
-			}
-			failAll(append(done, batch[i+1:]...), failed)
-			return
-		}
-		if end == sqlRelease {
-			done = append(done, c)
-		}
+	}
+	if !end("", nil) {
+		return
 	}
 	if err := sqlTx.Commit(); err != nil {
 		s.obs.Failure(StepCommit)

@@ -264,12 +264,14 @@ func beginConnTxn(ctx context.Context, db *sql.DB, begin []statement, attempts i
 }
 
 // pipeline sends the begin statements, then q (if q.text is set) and calls row with each row
-// of q, all in one round trip. While nothing of the transaction has reached the server, a
+// of q (or, if row is nil, runs q as a statement and reports how many rows it changed), all in
+// one round trip. While nothing of the transaction has reached the server, a
 // connection found dead is replaced and the pipeline sent again on the new one.
-func (t *connTxn) pipeline(ctx context.Context, q statement, row func(scan func(dest ...any) error) error) error {
+func (t *connTxn) pipeline(ctx context.Context, q statement, row func(scan func(dest ...any) error) error) (affected int64, err error) {
 	for attempt := 1; ; attempt++ {
 		delivered := false
-		err := t.conn.Raw(func(dc any) error {
+		affected = 0
+		err = t.conn.Raw(func(dc any) error {
 			var b pgx.Batch
 			for _, st := range t.begin {
 				b.Queue(st.text, st.args...)
@@ -283,7 +285,13 @@ func (t *connTxn) pipeline(ctx context.Context, q statement, row func(scan func(
 					return errors.Join(err, br.Close())
 				}
 			}
-			if q.text != "" {
+			if q.text != "" && row == nil {
+				tag, err := br.Exec()
+				if err != nil {
+					return errors.Join(err, br.Close())
+				}
+				affected = tag.RowsAffected()
+			} else if q.text != "" {
 				rows, err := br.Query()
 				if err != nil {
 					return errors.Join(err, br.Close())
@@ -304,23 +312,23 @@ func (t *connTxn) pipeline(ctx context.Context, q statement, row func(scan func(
 		})
 		if err == nil {
 			t.begin = nil
-			return nil
+			return affected, nil
 		}
 		if len(t.begin) == 0 {
-			return err // a failed statement of a transaction under way: the caller rolls back
+			return 0, err // a failed statement of a transaction under way: the caller rolls back
 		}
 		// The transaction may have begun, and failed, or not begun at all: the connection is
 		// in no state to reuse.
 		t.discard()
 		if delivered || attempt >= t.attempts || ctx.Err() != nil || !t.connLost(err) {
 			t.begin, t.dead = nil, true
-			return err
+			return 0, err
 		}
 		// The connection was dead, so the transaction had not begun: nothing is lost by
 		// beginning it on another connection.
 		if t.conn, err = t.db.Conn(ctx); err != nil {
 			t.begin, t.dead = nil, true
-			return err
+			return 0, err
 		}
 	}
 }
@@ -330,17 +338,28 @@ func (t *connTxn) flush(ctx context.Context) error {
 	if len(t.begin) == 0 {
 		return nil
 	}
-	return t.pipeline(ctx, statement{}, nil)
+	_, err := t.pipeline(ctx, statement{}, nil)
+	return err
 }
 
 // readRows runs a query in the transaction (with the begin statements, if still pending) and
 // calls row with each row's scanner.
 func (t *connTxn) readRows(ctx context.Context, query string, args []any, row func(scan func(dest ...any) error) error) error {
-	return t.pipeline(ctx, statement{text: query, args: args}, row)
+	_, err := t.pipeline(ctx, statement{text: query, args: args}, row)
+	return err
 }
 
-// ExecContext runs a statement in the transaction.
+// ExecContext runs a statement in the transaction: while the begin statements are pending, in
+// one pipeline with them (unless query holds several statements, which a pipeline cannot
+// carry as one).
 func (t *connTxn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if len(t.begin) > 0 && !strings.Contains(query, ";") {
+		n, err := t.pipeline(ctx, statement{text: query, args: args}, nil)
+		if err != nil {
+			return nil, err
+		}
+		return driver.RowsAffected(n), nil
+	}
 	if err := t.flush(ctx); err != nil {
 		return nil, err
 	}
