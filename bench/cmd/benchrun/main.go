@@ -564,7 +564,7 @@ func (s *suite) op(workload string, t *target) (loadgen.Op, error) {
 		if len(ids) < s.cfg.conc {
 			return nil, fmt.Errorf("only %d backups to delete and restore", len(ids))
 		}
-		return loadgen.DeleteRestoreCycle(t.c, ids, s.cfg.conc), nil
+		return loadgen.DeleteRestore(loadgen.Lanes(t.c, ids, s.cfg.conc)), nil
 	case "create-cluster":
 		return loadgen.Fixed(t.c, "CreateCluster", loadgen.CreateClusterBody()), nil
 	}

@@ -92,7 +92,7 @@ func run(ctx context.Context) error {
 		if len(seeded) < *conc {
 			return fmt.Errorf("delete-restore needs at least -c backups: pass -seed")
 		}
-		op = loadgen.DeleteRestoreCycle(c, seeded, *conc)
+		op = loadgen.DeleteRestore(loadgen.Lanes(c, seeded, *conc))
 	case "create-cluster":
 		op = loadgen.Fixed(c, "CreateCluster", loadgen.CreateClusterBody())
 	default:
