@@ -161,26 +161,50 @@ func Lanes(c *Client, ids []string, workers int) []Lane {
 // request: DeleteBackup on even iterations, RestoreBackup of the same backup on odd ones; a
 // server answers only after its transaction committed. Every worker of the run needs a lane
 // with at least one backup.
-func DeleteRestore(lanes []Lane) Op {
+//
+// A run can stop between a worker's DeleteBackup and its RestoreBackup. settle, called after
+// Run returns, restores every backup left deleted that way, so the next run finds them READY.
+func DeleteRestore(lanes []Lane) (op Op, settle func(context.Context) error) {
 	bodies := make([][][]byte, len(lanes))
 	for w, l := range lanes {
 		for _, id := range l.IDs {
 			bodies[w] = append(bodies[w], mustJSON(map[string]string{"BackupId": id}))
 		}
 	}
-	return func(ctx context.Context, w *Worker) error {
+	deleted := make([][]byte, len(lanes)) // per worker: the body of the backup it left deleted
+	op = func(ctx context.Context, w *Worker) error {
 		if w.ID >= len(lanes) || len(bodies[w.ID]) == 0 {
 			return fmt.Errorf("no backup for worker %d", w.ID)
 		}
-		mine := bodies[w.ID]
+		body := bodies[w.ID][(w.Iter/2)%len(bodies[w.ID])]
 		op := "DeleteBackup"
 		if w.Iter%2 == 1 {
 			op = "RestoreBackup"
 		}
 		var err error
-		w.Scratch, err = lanes[w.ID].Client.Post(ctx, op, mine[(w.Iter/2)%len(mine)], w.Scratch)
+		w.Scratch, err = lanes[w.ID].Client.Post(ctx, op, body, w.Scratch)
+		if err == nil {
+			if op == "DeleteBackup" {
+				deleted[w.ID] = body
+			} else {
+				deleted[w.ID] = nil
+			}
+		}
 		return err
 	}
+	settle = func(ctx context.Context) error {
+		var errs []error
+		for w, body := range deleted {
+			if body != nil {
+				if _, err := lanes[w].Client.Post(ctx, "RestoreBackup", body, nil); err != nil {
+					errs = append(errs, err)
+				}
+				deleted[w] = nil
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return op, settle
 }
 
 // Spread runs ops[w % len(ops)] for worker w: the workers split evenly over several
