@@ -162,12 +162,21 @@ func (a axis) pos(v float64) float64 {
 	return a.from + (v-a.lo)/(a.hi-a.lo)*(a.to-a.from)
 }
 
-// ticks are the values to label: every power of ten on a log axis, five steps on a linear one.
+// ticks are the values to label: every power of ten on a log axis (and 2 and 5 times it when
+// it spans three decades or fewer), five steps on a linear one.
 func (a axis) ticks() []float64 {
 	var t []float64
 	if a.log {
+		steps := []float64{1}
+		if a.hi-a.lo <= 3 {
+			steps = []float64{1, 2, 5}
+		}
 		for e := a.lo; e <= a.hi; e++ {
-			t = append(t, math.Pow(10, e))
+			for _, m := range steps {
+				if v := m * math.Pow(10, e); math.Log10(v) <= a.hi+1e-9 {
+					t = append(t, v)
+				}
+			}
 		}
 		return t
 	}
@@ -217,8 +226,11 @@ func (l Lines) SVG() []byte {
 		}
 	}
 	x := newAxis(xs, l.LogX, left+10, width-right-10, false)
-	if !l.LogX && len(xs) > 0 { // a linear x axis spans exactly the data
+	if len(xs) > 0 { // the x axis spans exactly the data, whose values are its labels
 		x.lo, x.hi = slices.Min(xs), slices.Max(xs)
+		if l.LogX {
+			x.lo, x.hi = math.Log10(x.lo), math.Log10(x.hi)
+		}
 		if x.hi <= x.lo {
 			x.hi = x.lo + 1
 		}

@@ -109,7 +109,7 @@ func (s *suite) charts() error {
 		name string
 		svg  []byte
 	}{
-		{"share-of-ceiling.svg", shareBars("Throughput as a share of the ceiling (loadgen, 16 clients; tenants 32)", r.Measurements, groups).SVG()},
+		{"share-of-ceiling.svg", shareBars("Throughput as a share of the ceiling (loadgen: 16 clients; 8 tenants: 32)", r.Measurements, groups).SVG()},
 		{"share-of-ceiling-wrk.svg", shareBars("Throughput as a share of the ceiling (wrk, 2 threads, 32 connections)", r.Wrk, groups).SVG()},
 		{"latency-size-describe-one.svg", latencyLines("describe-one: latency against store size (16 clients)", "backups in the store (log scale)", true,
 			r.Measurements, func(m Measurement) bool { return m.Workload == "describe-one" && m.Replicas == 0 && m.Backups >= 1000 },

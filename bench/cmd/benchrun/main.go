@@ -78,7 +78,7 @@ func run(ctx context.Context) error {
 	flag.StringVar(&cfg.out, "out", "bench/results/latest.json", "where to write the results as JSON")
 	flag.StringVar(&cfg.md, "md", "bench/results/latest.md", "where to write the markdown tables (also printed)")
 	flag.IntVar(&cfg.conc, "c", 16, "concurrent clients of every workload")
-	flag.DurationVar(&cfg.dur, "d", 4*time.Second, "measured duration of every workload")
+	flag.DurationVar(&cfg.dur, "d", 2*time.Second, "measured duration of every workload (wrk rounds it to whole seconds)")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "warm-up before every measurement")
 	flag.IntVar(&cfg.huge, "huge", 1_000_000, "backups every store grows to in phase 4 (memory through the admin API, SQLite and PostgreSQL copied directly); 10000 or less skips phase 4")
 	flag.StringVar(&cfg.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/cloudhsm_local_bench?sslmode=disable",
@@ -91,6 +91,7 @@ func run(ctx context.Context) error {
 	flag.StringVar(&cfg.baseline, "baseline", "535392a", "git ref of the build to compare with in the same run, served as postgres@base on its own database "+
 		"(bench/run.sh builds it into BIN/baseline/cloudhsm-local; empty: no baseline)")
 	flag.BoolVar(&cfg.wrk, "wrk", true, "also drive every fixed-body workload with wrk (2 threads, 32 connections)")
+	rerender := flag.String("rerender", "", "measure nothing: read the results of an earlier run from this JSON file and write -md and the charts again")
 	tenants := flag.String("tenants", "1,2,8,32", "tenant counts of the delete-restore-tenants workload (32 clients spread over that many accounts)")
 	flag.BoolVar(&cfg.replicas, "replicas", true, "measure 2 replicas on one database against 1 (PostgreSQL and SQLite)")
 	flag.Parse()
@@ -100,6 +101,18 @@ func run(ctx context.Context) error {
 			return fmt.Errorf("-tenants: %q is not a tenant count from 1 to %d", f, tenantWorkers)
 		}
 		cfg.tenants = append(cfg.tenants, n)
+	}
+	if *rerender != "" {
+		raw, err := os.ReadFile(*rerender)
+		if err != nil {
+			return err
+		}
+		s := &suite{cfg: cfg, began: time.Now()}
+		if err := json.Unmarshal(raw, &s.report); err != nil {
+			return fmt.Errorf("%s: %w", *rerender, err)
+		}
+		s.cfg.out = *rerender
+		return errors.Join(s.charts(), s.write())
 	}
 	if cfg.wrk {
 		if _, err := exec.LookPath("wrk"); err != nil {
