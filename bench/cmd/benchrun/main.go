@@ -1,26 +1,32 @@
 // Command benchrun is the benchmark suite behind bench/run.sh and BENCHMARKS.md. In one run on
 // one machine it starts every target — the ceiling server, cloudhsm-local on each store
-// (memory, a SQLite file, PostgreSQL when the binary supports it) and moto's server — drives
-// each workload of issue 5's table against each of them with bench/loadgen, and writes the
-// results as JSON and as markdown tables of ratios (cloudhsm-local / ceiling, cloudhsm-local /
-// moto), never bare numbers alone.
+// (memory, a SQLite file, PostgreSQL when the binary supports it), a baseline build on
+// PostgreSQL (postgres@base), a second replica on the SQLite file and on the PostgreSQL
+// database, and moto's server — drives each workload against each of them with bench/loadgen
+// and, for the fixed-body workloads, with wrk too, and writes the results as JSON, as markdown
+// tables of ratios (cloudhsm-local / ceiling, cloudhsm-local / moto, this build / baseline,
+// 2 replicas / 1), never bare numbers alone, and as SVG charts.
 //
 // The targets run side by side and each workload is measured on all of them back to back, so
 // a ratio compares numbers taken seconds apart. The stores grow between phases (memory through
 // the admin API's bulk take-backup, its only way; SQLite and PostgreSQL by copySeeder, directly
 // in the database; moto through CreateCluster, which stores one backup each):
 //
-//	phase 1   cluster A (100 backups), cluster B (1)   describe-one
-//	phase 2   1,000 backups (B grows)                  cluster-filter on A
-//	phase 3   10,000 backups                           page-50, delete-restore (also with
-//	                                                   --durability fsync), create-cluster
-//	phase 4   -huge backups                            cluster-filter on A, resident memory
+//	phase 1   cluster A (100 backups), cluster B (1)   describe-one (also wrk, baseline),
+//	                                                   describe-one on 1 and 2 replicas
+//	phase 2   1,000 backups (B grows)                  describe-one, cluster-filter on A (also wrk)
+//	phase 3   10,000 backups                           describe-one, cluster-filter, page-50 (also
+//	                                                   wrk), delete-restore (also --durability
+//	                                                   fsync), delete-restore over 1-32 tenants
+//	                                                   (also baseline, fsync), on 1 and 2 replicas,
+//	                                                   create-cluster (also wrk)
+//	phase 4   100,000, then -huge backups              describe-one, cluster-filter, resident memory
 //	phase 5   every server stopped                     start to healthy, idle memory
 //
 // Cluster A's 100 backups are the oldest in the store: a cluster-filter page on A is the
 // worst case for a store that walks backups in time order and filters the cluster afterwards.
 // The fsync targets (sqlite-fsync, postgres-fsync: the same stores served with --durability
-// fsync) run only delete-restore, the one workload of issue 5 with a durability target.
+// fsync) run only the delete-restore workloads, the only ones with a durability target.
 package main
 
 import (
