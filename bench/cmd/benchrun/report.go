@@ -317,7 +317,8 @@ func markdown(r *Report) string {
 		r.Options.Concurrency, r.Options.TenantClients, wrkThreads, wrkConnections, r.Options.Warmup, r.Options.Duration,
 		r.Options.Baseline, r.Options.BaselineCommit)
 
-	b.WriteString("### Issue 5's targets\n\n| workload and target | store | measured | met? |\n|---|---|---|---|\n")
+	issue16Markdown(&b, r)
+	b.WriteString("\n### Issue 5's targets\n\n| workload and target | store | measured | met? |\n|---|---|---|---|\n")
 	for _, row := range r.Targets {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.Goal, row.Store, row.Measured, row.Met)
 	}
@@ -560,5 +561,123 @@ func replicasMarkdown(b *strings.Builder, r *Report) {
 	b.WriteString("| workload | database | 1 server req/s (share) | 2 servers req/s (share) | 2 / 1 | 2 servers p50 / p99 ms | errors |\n|---|---|---:|---:|---:|---:|---|\n")
 	for _, row := range rows {
 		b.WriteString(row + "\n")
+	}
+}
+
+// issue16Markdown renders issue 16's cells as this run measured them: each a ratio taken in
+// one phase, marked against the issue's goal.
+func issue16Markdown(b *strings.Builder, r *Report) {
+	mark := func(v, goal float64) string {
+		if v >= goal {
+			return " ✓"
+		}
+		return " ✗"
+	}
+	// share is a target's first measurement of workload over the ceiling just before it.
+	share := func(list []Measurement, workload, target string) (float64, bool) {
+		for i, m := range list {
+			if m.Workload == workload && m.Target == target && m.Tenants == 0 && m.Replicas == 0 && m.RPS > 0 {
+				if c := ceilingBefore(list, i); c != nil {
+					return m.RPS / c.RPS, true
+				}
+				return 0, false
+			}
+		}
+		return 0, false
+	}
+	first := func(list []Measurement, workload, target string, tenants, replicas int) *Measurement {
+		for i, m := range list {
+			if m.Workload == workload && m.Target == target && m.Tenants == tenants && m.Replicas == replicas && m.RPS > 0 {
+				return &list[i]
+			}
+		}
+		return nil
+	}
+	// readGoal is the share of the ceiling a read must reach on a store.
+	readGoal := func(store string) float64 {
+		if store == "postgres" {
+			return 0.25
+		}
+		return 0.5
+	}
+	type cell func(store string) string
+	rows := []struct {
+		name string
+		cell cell
+	}{
+		{"describe-one / ceiling, loadgen (≥ 50% memory and SQLite, ≥ 25% PostgreSQL)", func(st string) string {
+			v, ok := share(r.Measurements, "describe-one", st)
+			if !ok {
+				return ""
+			}
+			return pct(v) + mark(v, readGoal(st))
+		}},
+		{"describe-one / ceiling, wrk (same goals)", func(st string) string {
+			v, ok := share(r.Wrk, "describe-one", st)
+			if !ok {
+				return ""
+			}
+			return pct(v) + mark(v, readGoal(st))
+		}},
+		{"create-cluster / ceiling, loadgen / wrk (≥ 20%)", func(st string) string {
+			var parts []string
+			for _, list := range [][]Measurement{r.Measurements, r.Wrk} {
+				if v, ok := share(list, "create-cluster", st); ok {
+					parts = append(parts, pct(v)+mark(v, 0.2))
+				}
+			}
+			return strings.Join(parts, " / ")
+		}},
+		{"create-cluster / moto, loadgen / wrk (≥ 50×)", func(st string) string {
+			var parts []string
+			for _, list := range [][]Measurement{r.Measurements, r.Wrk} {
+				m, mo := first(list, "create-cluster", st, 0, 0), first(list, "create-cluster", "moto", 0, 0)
+				if m != nil && mo != nil {
+					parts = append(parts, fmt.Sprintf("%.1f×%s", m.RPS/mo.RPS, mark(m.RPS/mo.RPS, 50)))
+				}
+			}
+			return strings.Join(parts, " / ")
+		}},
+		{"describe-one / moto, loadgen / wrk (≥ 50×)", func(st string) string {
+			var parts []string
+			for _, list := range [][]Measurement{r.Measurements, r.Wrk} {
+				m, mo := first(list, "describe-one", st, 0, 0), first(list, "describe-one", "moto", 0, 0)
+				if m != nil && mo != nil {
+					parts = append(parts, fmt.Sprintf("%.1f×%s", m.RPS/mo.RPS, mark(m.RPS/mo.RPS, 50)))
+				}
+			}
+			return strings.Join(parts, " / ")
+		}},
+		{"delete-restore, 8 tenants: this build / baseline (PostgreSQL ≥ 3×)", func(st string) string {
+			m, base := first(r.Measurements, "delete-restore-tenants", st, 8, 0), first(r.Measurements, "delete-restore-tenants", st+"@base", 8, 0)
+			if m == nil || base == nil {
+				return ""
+			}
+			return fmt.Sprintf("%s / %s = %.2f×%s", num(m.RPS), num(base.RPS), m.RPS/base.RPS, mark(m.RPS/base.RPS, 3))
+		}},
+		{"describe-one, 2 replicas / 1 (PostgreSQL ≥ 1.5×)", func(st string) string {
+			one, two := first(r.Measurements, "describe-one-replicas", st, 0, 1), first(r.Measurements, "describe-one-replicas", st, 0, 2)
+			if one == nil || two == nil {
+				return ""
+			}
+			return fmt.Sprintf("%.2f×%s", two.RPS/one.RPS, mark(two.RPS/one.RPS, 1.5))
+		}},
+		{"delete-restore with --durability fsync, 16 clients (SQLite ≥ 5,000 ops/s)", func(st string) string {
+			m := first(r.Measurements, "delete-restore", st+"-fsync", 0, 0)
+			if m == nil {
+				return ""
+			}
+			return num(m.RPS) + " ops/s" + mark(m.RPS, 5000)
+		}},
+	}
+	b.WriteString("\n### Issue 16's cells in this run\n\n")
+	b.WriteString("Each a ratio of two numbers measured in the same phase (the ceiling, moto or the baseline just before or after).\n\n")
+	b.WriteString("| cell | memory | SQLite | PostgreSQL |\n|---|---|---|---|\n")
+	for _, row := range rows {
+		fmt.Fprintf(b, "| %s |", row.name)
+		for _, st := range stores {
+			fmt.Fprintf(b, " %s |", row.cell(st))
+		}
+		b.WriteString("\n")
 	}
 }
