@@ -140,7 +140,7 @@ func run(ctx context.Context) error {
 
 	s := &suite{cfg: cfg, ps: &procs{pidFile: cfg.pidFile, logDir: wd}, began: time.Now()}
 	defer s.ps.stopAll()
-	s.report.Command = "bench/run.sh"
+	s.report.Command = command()
 	s.report.StartedAt = s.began.UTC().Format(time.RFC3339)
 	s.report.Options = Options{Concurrency: cfg.conc, Duration: cfg.dur.String(), Warmup: cfg.warmup.String(),
 		Huge: cfg.huge, Profiled: cfg.profile != "", Baseline: cfg.baseline, BaselineCommit: baselineCommit(cfg.bin),
@@ -898,4 +898,19 @@ func joinFloats(v []float64, prec int) string {
 		parts[i] = strconv.FormatFloat(f, 'f', prec, 64)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// command is how bench/run.sh was called: its name and the benchrun flags that were set, but
+// for the ones run.sh itself passes.
+func command() string {
+	parts := []string{"bench/run.sh"}
+	flag.Visit(func(f *flag.Flag) {
+		if v := f.Value.String(); f.Name != "bin" && f.Name != "pidfile" {
+			if v == "" || strings.ContainsAny(v, " \t\"'") {
+				v = strconv.Quote(v)
+			}
+			parts = append(parts, "-"+f.Name+" "+v)
+		}
+	})
+	return strings.Join(parts, " ")
 }

@@ -465,15 +465,10 @@ func wrkMarkdown(b *strings.Builder, r *Report) {
 // tenantsMarkdown renders delete-restore-tenants: one row per target, one column per tenant
 // count, and the new build against the baseline.
 func tenantsMarkdown(b *strings.Builder, r *Report) {
-	var ceiling *Measurement
 	cells := map[string]map[int]Measurement{}
 	var order []string
-	for i, m := range r.Measurements {
-		if m.Workload != "delete-restore-tenants" {
-			continue
-		}
-		if m.Tenants == 0 {
-			ceiling = &r.Measurements[i]
+	for _, m := range r.Measurements {
+		if m.Workload != "delete-restore-tenants" || m.Tenants == 0 {
 			continue
 		}
 		if cells[m.Target] == nil {
@@ -488,10 +483,7 @@ func tenantsMarkdown(b *strings.Builder, r *Report) {
 	fmt.Fprintf(b, "\n### Tenants: delete-restore with %d clients spread over N accounts\n\n", r.Options.TenantClients)
 	b.WriteString("Worker w works for account 1111222233NN with NN = w mod N, on backups of its own (each account: one ACTIVE cluster " +
 		"and its backups, set up through the API and the admin API). Each cell: req/s (share of the ceiling's " +
-		"delete-restore with the same clients), p50 / p99 ms.\n\n")
-	if ceiling != nil {
-		fmt.Fprintf(b, "Ceiling: %s req/s, p50 %.2f / p99 %.2f ms.\n\n", num(ceiling.RPS), ceiling.P50Ms, ceiling.P99Ms)
-	}
+		"delete-restore with the same clients, measured just before that column), p50 / p99 ms.\n\n")
 	b.WriteString("| target |")
 	for _, n := range r.Options.Tenants {
 		fmt.Fprintf(b, " N = %d |", n)
@@ -506,8 +498,8 @@ func tenantsMarkdown(b *strings.Builder, r *Report) {
 				continue
 			}
 			share := ""
-			if ceiling != nil {
-				share = " (" + pct(m.RPS/ceiling.RPS) + ")"
+			if c, ok := cells["ceiling"][n]; ok && t != "ceiling" && c.RPS > 0 {
+				share = " (" + pct(m.RPS/c.RPS) + ")"
 			}
 			e := ""
 			if m.Errors > 0 {

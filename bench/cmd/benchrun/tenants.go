@@ -103,16 +103,16 @@ func ceilingLanes(c *loadgen.Client) []loadgen.Lane {
 
 // tenantsAll seeds the tenants and runs delete-restore-tenants: tenantWorkers clients over
 // each -tenants count of accounts, on every store (postgres@base and the fsync targets at 1
-// and 8 tenants only), after the ceiling with the same clients.
+// and 8 tenants only), each count after the ceiling with the same clients.
 func (s *suite) tenantsAll(ctx context.Context) {
 	s.seedTenantsAll(ctx, "memory", "sqlite", "postgres", "sqlite-fsync", "postgres-fsync", "postgres@base")
 	opts := s.options("delete-restore")
 	opts.Concurrency = tenantWorkers
-	for _, c := range s.live("ceiling") {
-		op, _ := loadgen.DeleteRestore(ceilingLanes(c.c))
-		s.measure(ctx, Measurement{Workload: "delete-restore-tenants"}, c, op, nil, opts)
-	}
 	for _, n := range s.cfg.tenants {
+		for _, c := range s.live("ceiling") {
+			op, _ := loadgen.DeleteRestore(ceilingLanes(c.c))
+			s.measure(ctx, Measurement{Workload: "delete-restore-tenants", Tenants: n}, c, op, nil, opts)
+		}
 		names := []string{"memory", "sqlite", "postgres"}
 		if n == 1 || n == 8 {
 			names = append(names, "postgres@base", "sqlite-fsync", "postgres-fsync")
