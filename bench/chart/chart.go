@@ -46,10 +46,12 @@ type Lines struct {
 	Series                []Series
 }
 
-// BarSeries is one colour of bars: a value per group, NaN where nothing was measured.
+// BarSeries is one colour of bars (Color, as for Series): a value per group, NaN where nothing
+// was measured.
 type BarSeries struct {
 	Name   string
 	Values []float64
+	Color  int
 }
 
 // Bars is a grouped bar chart: one group per name in Groups, one bar per series in each.
@@ -308,7 +310,7 @@ func (b Bars) SVG() []byte {
 			bx := gx + groupW*0.1 + barW*float64(i)
 			top := y.pos(v)
 			fmt.Fprintf(&c.b, `<rect class="bar" data-name="%s" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s, %s: %s</title></rect>`+"\n",
-				esc(s.Name), f(bx), f(top), f(barW-1), f(y.pos(0)-top), color(i), esc(s.Name), esc(name), label(round(v), b.Percent))
+				esc(s.Name), f(bx), f(top), f(barW-1), f(y.pos(0)-top), color(s.Color), esc(s.Name), esc(name), label(round(v), b.Percent))
 			if barW >= 18 {
 				c.text(bx+barW/2, top-3, "middle", label(round(v), b.Percent), ` font-size="9"`)
 			}
@@ -317,7 +319,7 @@ func (b Bars) SVG() []byte {
 	names := make([]string, len(b.Series))
 	colors := make([]int, len(b.Series))
 	for i, s := range b.Series {
-		names[i], colors[i] = s.Name, i
+		names[i], colors[i] = s.Name, s.Color
 	}
 	c.legend(names, colors, make([]bool, len(b.Series)))
 	return c.bytes()

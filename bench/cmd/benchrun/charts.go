@@ -35,27 +35,39 @@ type shareGroup struct {
 	tenants         int
 }
 
-// shareBars draws each target's requests/s as a share of the ceiling's in the same phase.
+// shareBars draws each target's requests/s as a share of the ceiling's in the same phase; a
+// group no target was measured in is left out.
 func shareBars(title string, list []Measurement, groups []shareGroup) chart.Bars {
 	b := chart.Bars{Title: title, YLabel: "requests/s as a share of the ceiling's", Percent: true}
-	for _, g := range groups {
-		b.Groups = append(b.Groups, g.label)
-	}
+	values := map[string][]float64{} // target → value per group
+	measured := make([]bool, len(groups))
 	for _, t := range chartTargets() {
-		s := chart.BarSeries{Name: t, Values: make([]float64, len(groups))}
-		any := false
+		values[t] = make([]float64, len(groups))
 		for gi, g := range groups {
-			s.Values[gi] = math.NaN()
+			values[t][gi] = math.NaN()
 			for i, m := range list {
 				if m.Workload == g.workload && m.Target == t && m.Tenants == g.tenants && m.Replicas == 0 && m.RPS > 0 {
 					if c := ceilingBefore(list, i); c != nil {
-						s.Values[gi], any = m.RPS/c.RPS, true
+						values[t][gi], measured[gi] = m.RPS/c.RPS, true
 					}
 					break
 				}
 			}
 		}
-		if any {
+	}
+	for gi, g := range groups {
+		if measured[gi] {
+			b.Groups = append(b.Groups, g.label)
+		}
+	}
+	for ci, t := range chartTargets() {
+		s := chart.BarSeries{Name: t, Color: ci}
+		for gi := range groups {
+			if measured[gi] {
+				s.Values = append(s.Values, values[t][gi])
+			}
+		}
+		if slices.ContainsFunc(s.Values, func(v float64) bool { return !math.IsNaN(v) }) {
 			b.Series = append(b.Series, s)
 		}
 	}
