@@ -191,7 +191,7 @@ func (a axis) ticks() []float64 {
 // label renders a tick value briefly: 1k, 10k, 1M, 0.5, 25%.
 func label(v float64, percent bool) string {
 	if percent {
-		return strconv.FormatFloat(v*100, 'f', -1, 64) + "%"
+		return strconv.FormatFloat(math.Round(v*1000)/10, 'f', -1, 64) + "%" // 0.07 → 7%, not 7.000000000000001%
 	}
 	switch {
 	case v >= 1e6 && math.Mod(v, 1e6) == 0:

@@ -97,13 +97,13 @@ func TestChartsAreValidSVGWithEverySeries(t *testing.T) {
 			svg: Bars{Title: "share of the ceiling", YLabel: "% of the ceiling", Percent: true,
 				Groups: []string{"describe-one", "page-50", "create-cluster"},
 				Series: []BarSeries{
-					{Name: "memory", Values: []float64{0.5, 0.22, 0.06}},
+					{Name: "memory", Values: []float64{0.5, 0.22, 0.07}},
 					{Name: "moto", Values: []float64{0.01, math.NaN(), 0.01}},
 				}}.SVG(),
 			title:     "share of the ceiling",
 			drawn:     map[string]int{"memory": 3, "moto": 2},
 			legend:    []string{"memory", "moto"},
-			wantLabel: []string{"describe-one", "page-50", "create-cluster", "50%"},
+			wantLabel: []string{"describe-one", "page-50", "create-cluster", "50%", "7%"},
 		},
 	}
 	for _, tc := range tests {
