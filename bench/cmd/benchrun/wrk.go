@@ -140,8 +140,8 @@ func parseWrk(out []byte) (loadgen.Result, error) {
 			res.RPS = float64(res.Requests) / res.Seconds
 		}
 		if errs > 0 {
-			res.FirstError = fmt.Sprintf("%d wrong answers or non-200 statuses, %d connect, %d read, %d write, %d timeouts",
-				s.Bad, s.Connect, s.Read, s.Write, s.Timeout)
+			res.FirstError = fmt.Sprintf("%d wrong answers or non-200 statuses (%d of them ≥ 400), %d connect, %d read, %d write, %d timeouts",
+				s.Bad, s.Status, s.Connect, s.Read, s.Write, s.Timeout)
 		}
 		return res, nil
 	}
