@@ -12,12 +12,17 @@ import (
 	"time"
 )
 
-// Account and Region are the identity every request carries in its SigV4 credential scope, so
-// that all requests of a run see the same account's resources.
+// Account and Region are the identity every request carries in its SigV4 credential scope
+// unless the client is re-scoped with As, so that all requests of a run see the same account's
+// resources.
 const (
 	Account = "111122223333"
 	Region  = "us-east-1"
 )
+
+// TenantAccount is the account of tenant i (0 to 99) in multi-tenant workloads: 1111222233NN,
+// a 12-digit ID apart from Account for every i.
+func TenantAccount(i int) string { return fmt.Sprintf("1111222233%02d", i%100) }
 
 // Client sends awsJson1_1 requests and admin calls to one endpoint over a keep-alive pool
 // sized for the run's concurrency.
@@ -27,6 +32,13 @@ type Client struct {
 	// HTTP is the tuned client every request goes through.
 	HTTP *http.Client
 	auth string
+}
+
+// authorization is the Authorization header of an unverified SigV4 request scoped to account
+// in Region: enough for a server that reads the scope without checking the signature.
+func authorization(account string) string {
+	return "AWS4-HMAC-SHA256 Credential=" + account + "/20260101/" + Region + "/cloudhsm/aws4_request, " +
+		"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=" + strings.Repeat("0", 64)
 }
 
 // NewClient returns a client for endpoint whose pool keeps an idle connection for each of
@@ -45,8 +57,26 @@ func NewClient(endpoint string, concurrency int) *Client {
 	return &Client{
 		Endpoint: strings.TrimSuffix(endpoint, "/"),
 		HTTP:     &http.Client{Transport: tr, Timeout: 5 * time.Minute},
-		auth: "AWS4-HMAC-SHA256 Credential=" + Account + "/20260101/" + Region + "/cloudhsm/aws4_request, " +
-			"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=" + strings.Repeat("0", 64),
+		auth:     authorization(Account),
+	}
+}
+
+// As returns a client of the same endpoint and connection pool whose requests are scoped to
+// account instead.
+func (c *Client) As(account string) *Client {
+	cp := *c
+	cp.auth = authorization(account)
+	return &cp
+}
+
+// Header returns the headers of an awsJson1_1 request for op: what Post sends, and what another
+// client (wrk) must send to be answered the same way.
+func (c *Client) Header(op string) http.Header {
+	return http.Header{
+		"Content-Type":  {"application/x-amz-json-1.1"},
+		"X-Amz-Target":  {"BaldrApiService." + op},
+		"X-Amz-Date":    {"20260101T000000Z"},
+		"Authorization": {c.auth},
 	}
 }
 
@@ -71,10 +101,7 @@ func (c *Client) Post(ctx context.Context, op string, body []byte, scratch []byt
 	if err != nil {
 		return scratch, err
 	}
-	req.Header["Content-Type"] = []string{"application/x-amz-json-1.1"}
-	req.Header["X-Amz-Target"] = []string{"BaldrApiService." + op}
-	req.Header["X-Amz-Date"] = []string{"20260101T000000Z"}
-	req.Header["Authorization"] = []string{c.auth}
+	req.Header = c.Header(op)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return scratch, fmt.Errorf("%s: %w", op, err)

@@ -2,10 +2,12 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -71,6 +73,84 @@ func TestReadsCountWrongAnswersAsErrors(t *testing.T) {
 				t.Fatalf("the result does not say the answers were wrong: %s", res)
 			case !tc.wrong && (res.Errors != 0 || res.Requests != n):
 				t.Fatalf("the right answer: %d requests, %d errors (first: %s); want %d, 0", res.Requests, res.Errors, res.FirstError, n)
+			}
+		})
+	}
+}
+
+// DeleteRestore keeps each worker on its own backups, in order (a backup is deleted, then
+// restored, never twice in a row), through its lane's account; after settle no backup is left
+// deleted, however the run stopped.
+func TestDeleteRestoreLanes(t *testing.T) {
+	tests := []struct {
+		name     string
+		accounts int // lanes alternate between this many accounts
+		workers  int
+		backups  int
+		requests int
+	}{
+		{"one account, one backup per worker, stopped after a delete", 1, 4, 4, 13},
+		{"one account, several backups per worker", 1, 4, 12, 40},
+		{"four accounts", 4, 8, 16, 41},
+		{"one worker", 1, 1, 3, 7},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			deleted := map[string]bool{}
+			account := map[string]string{}
+			var fail []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var in struct{ BackupId string }
+				if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+					http.Error(w, err.Error(), http.StatusBadRequest)
+					return
+				}
+				acct, _, _ := strings.Cut(strings.TrimPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential="), "/")
+				mu.Lock()
+				defer mu.Unlock()
+				if a, ok := account[in.BackupId]; ok && a != acct {
+					fail = append(fail, fmt.Sprintf("%s used by accounts %s and %s", in.BackupId, a, acct))
+				}
+				account[in.BackupId] = acct
+				op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "BaldrApiService.")
+				if (op == "DeleteBackup") == deleted[in.BackupId] {
+					fail = append(fail, fmt.Sprintf("%s of %s out of order", op, in.BackupId))
+					http.Error(w, "out of order", http.StatusBadRequest)
+					return
+				}
+				deleted[in.BackupId] = op == "DeleteBackup"
+				fmt.Fprint(w, `{}`)
+			}))
+			defer srv.Close()
+			c := NewClient(srv.URL, tc.workers)
+			defer c.Close()
+
+			var lanes []Lane
+			for a := range tc.accounts {
+				var ids []string
+				for i := range tc.backups / tc.accounts {
+					ids = append(ids, fmt.Sprintf("backup-%02d%09d", a, i))
+				}
+				lanes = append(lanes, Lanes(c.As(TenantAccount(a)), ids, tc.workers/tc.accounts)...)
+			}
+			op, settle := DeleteRestore(lanes)
+			res := Run(context.Background(), Options{Concurrency: tc.workers, Duration: time.Minute, MaxRequests: tc.requests}, op)
+			if res.Errors != 0 {
+				t.Fatalf("%d errors, first: %s", res.Errors, res.FirstError)
+			}
+			if err := settle(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(fail) > 0 {
+				t.Fatal(strings.Join(fail, "; "))
+			}
+			for id, d := range deleted {
+				if d {
+					t.Errorf("%s left deleted after settle", id)
+				}
 			}
 		})
 	}

@@ -139,29 +139,78 @@ func listedBackups(body []byte) ([]backup, error) {
 	return out.Backups, nil
 }
 
-// DeleteRestoreCycle deletes then restores backups, each worker on its own backups (worker w
-// of n owns ids[w], ids[w+n], ...), so no two requests touch the same backup at once. Each call
-// is one request: DeleteBackup on even iterations, RestoreBackup of the same backup on odd ones;
-// a server answers only after its transaction committed.
-func DeleteRestoreCycle(c *Client, ids []string, workers int) Op {
-	bodies := make([][]byte, len(ids))
+// Lane is what one worker of DeleteRestore walks: its own backups, through its own client
+// (which sets the account, and the replica when several serve one database).
+type Lane struct {
+	Client *Client
+	IDs    []string
+}
+
+// Lanes deals ids to workers lanes of one client: worker w owns ids[w], ids[w+workers], ...
+func Lanes(c *Client, ids []string, workers int) []Lane {
+	lanes := make([]Lane, workers)
 	for i, id := range ids {
-		bodies[i] = mustJSON(map[string]string{"BackupId": id})
+		lanes[i%workers].Client = c
+		lanes[i%workers].IDs = append(lanes[i%workers].IDs, id)
 	}
-	return func(ctx context.Context, w *Worker) error {
-		mine := (len(ids) - w.ID + workers - 1) / workers
-		if mine <= 0 {
-			return errors.New("no backup for this worker")
+	return lanes
+}
+
+// DeleteRestore deletes then restores backups, worker w on lanes[w] alone, so no two requests
+// touch the same backup at once and each worker's requests are in order. Each call is one
+// request: DeleteBackup on even iterations, RestoreBackup of the same backup on odd ones; a
+// server answers only after its transaction committed. Every worker of the run needs a lane
+// with at least one backup.
+//
+// A run can stop between a worker's DeleteBackup and its RestoreBackup. settle, called after
+// Run returns, restores every backup left deleted that way, so the next run finds them READY.
+func DeleteRestore(lanes []Lane) (op Op, settle func(context.Context) error) {
+	bodies := make([][][]byte, len(lanes))
+	for w, l := range lanes {
+		for _, id := range l.IDs {
+			bodies[w] = append(bodies[w], mustJSON(map[string]string{"BackupId": id}))
 		}
-		k := w.ID + ((w.Iter/2)%mine)*workers
+	}
+	deleted := make([][]byte, len(lanes)) // per worker: the body of the backup it left deleted
+	op = func(ctx context.Context, w *Worker) error {
+		if w.ID >= len(lanes) || len(bodies[w.ID]) == 0 {
+			return fmt.Errorf("no backup for worker %d", w.ID)
+		}
+		body := bodies[w.ID][(w.Iter/2)%len(bodies[w.ID])]
 		op := "DeleteBackup"
 		if w.Iter%2 == 1 {
 			op = "RestoreBackup"
 		}
 		var err error
-		w.Scratch, err = c.Post(ctx, op, bodies[k], w.Scratch)
+		w.Scratch, err = lanes[w.ID].Client.Post(ctx, op, body, w.Scratch)
+		if err == nil {
+			if op == "DeleteBackup" {
+				deleted[w.ID] = body
+			} else {
+				deleted[w.ID] = nil
+			}
+		}
 		return err
 	}
+	settle = func(ctx context.Context) error {
+		var errs []error
+		for w, body := range deleted {
+			if body != nil {
+				if _, err := lanes[w].Client.Post(ctx, "RestoreBackup", body, nil); err != nil {
+					errs = append(errs, err)
+				}
+				deleted[w] = nil
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return op, settle
+}
+
+// Spread runs ops[w % len(ops)] for worker w: the workers split evenly over several
+// endpoints (replicas serving one database) or requests.
+func Spread(ops ...Op) Op {
+	return func(ctx context.Context, w *Worker) error { return ops[w.ID%len(ops)](ctx, w) }
 }
 
 // Parallel runs fn(0..n-1) on conc goroutines and returns the first error.

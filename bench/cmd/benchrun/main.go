@@ -1,26 +1,32 @@
 // Command benchrun is the benchmark suite behind bench/run.sh and BENCHMARKS.md. In one run on
 // one machine it starts every target — the ceiling server, cloudhsm-local on each store
-// (memory, a SQLite file, PostgreSQL when the binary supports it) and moto's server — drives
-// each workload of issue 5's table against each of them with bench/loadgen, and writes the
-// results as JSON and as markdown tables of ratios (cloudhsm-local / ceiling, cloudhsm-local /
-// moto), never bare numbers alone.
+// (memory, a SQLite file, PostgreSQL when the binary supports it), a baseline build on
+// PostgreSQL (postgres@base), a second replica on the SQLite file and on the PostgreSQL
+// database, and moto's server — drives each workload against each of them with bench/loadgen
+// and, for the fixed-body workloads, with wrk too, and writes the results as JSON, as markdown
+// tables of ratios (cloudhsm-local / ceiling, cloudhsm-local / moto, this build / baseline,
+// 2 replicas / 1), never bare numbers alone, and as SVG charts.
 //
 // The targets run side by side and each workload is measured on all of them back to back, so
 // a ratio compares numbers taken seconds apart. The stores grow between phases (memory through
 // the admin API's bulk take-backup, its only way; SQLite and PostgreSQL by copySeeder, directly
 // in the database; moto through CreateCluster, which stores one backup each):
 //
-//	phase 1   cluster A (100 backups), cluster B (1)   describe-one
-//	phase 2   1,000 backups (B grows)                  cluster-filter on A
-//	phase 3   10,000 backups                           page-50, delete-restore (also with
-//	                                                   --durability fsync), create-cluster
-//	phase 4   -huge backups                            cluster-filter on A, resident memory
+//	phase 1   cluster A (100 backups), cluster B (1)   describe-one (also wrk, baseline),
+//	                                                   describe-one on 1 and 2 replicas
+//	phase 2   1,000 backups (B grows)                  describe-one, cluster-filter on A (also wrk)
+//	phase 3   10,000 backups                           describe-one, cluster-filter, page-50 (also
+//	                                                   wrk), delete-restore (also --durability
+//	                                                   fsync), delete-restore over 1-32 tenants
+//	                                                   (also baseline, fsync), on 1 and 2 replicas,
+//	                                                   create-cluster (also wrk)
+//	phase 4   100,000, then -huge backups              describe-one, cluster-filter, resident memory
 //	phase 5   every server stopped                     start to healthy, idle memory
 //
 // Cluster A's 100 backups are the oldest in the store: a cluster-filter page on A is the
 // worst case for a store that walks backups in time order and filters the cluster afterwards.
 // The fsync targets (sqlite-fsync, postgres-fsync: the same stores served with --durability
-// fsync) run only delete-restore, the one workload of issue 5 with a durability target.
+// fsync) run only the delete-restore workloads, the only ones with a durability target.
 package main
 
 import (
@@ -57,6 +63,10 @@ type config struct {
 	pidFile     string
 	workDir     string
 	startups    int
+	baseline    string
+	wrk         bool
+	tenants     []int
+	replicas    bool
 }
 
 func main() {
@@ -74,17 +84,47 @@ func run(ctx context.Context) error {
 	flag.StringVar(&cfg.out, "out", "bench/results/latest.json", "where to write the results as JSON")
 	flag.StringVar(&cfg.md, "md", "bench/results/latest.md", "where to write the markdown tables (also printed)")
 	flag.IntVar(&cfg.conc, "c", 16, "concurrent clients of every workload")
-	flag.DurationVar(&cfg.dur, "d", 4*time.Second, "measured duration of every workload")
+	flag.DurationVar(&cfg.dur, "d", 2*time.Second, "measured duration of every workload (wrk rounds it to whole seconds)")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "warm-up before every measurement")
 	flag.IntVar(&cfg.huge, "huge", 1_000_000, "backups every store grows to in phase 4 (memory through the admin API, SQLite and PostgreSQL copied directly); 10000 or less skips phase 4")
 	flag.StringVar(&cfg.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/cloudhsm_local_bench?sslmode=disable",
-		"PostgreSQL DSN for the postgres store; its database, and the same name with "+fsyncSuffix+" for postgres-fsync, are dropped and created (empty: skip both)")
+		"PostgreSQL DSN for the postgres store; its database, and the same name with "+fsyncSuffix+" for postgres-fsync and "+baseSuffix+" for postgres@base, are dropped and created (empty: skip all three)")
 	flag.StringVar(&cfg.python, "python", "python3", "Python with moto installed")
 	flag.BoolVar(&cfg.moto, "moto", true, "measure moto's server too")
 	flag.StringVar(&cfg.profile, "profile", "", "serve the stores with profserve and save a CPU profile of each workload in this directory")
 	flag.StringVar(&cfg.pidFile, "pidfile", "", "append the PID of every server started to this file")
 	flag.IntVar(&cfg.startups, "startups", 5, "start-to-healthy samples per store")
+	flag.StringVar(&cfg.baseline, "baseline", "535392a", "git ref of the build to compare with in the same run, served as postgres@base on its own database "+
+		"(bench/run.sh builds it into BIN/baseline/cloudhsm-local; empty: no baseline)")
+	flag.BoolVar(&cfg.wrk, "wrk", true, "also drive every fixed-body workload with wrk (2 threads, 32 connections)")
+	rerender := flag.String("rerender", "", "measure nothing: read the results of an earlier run from this JSON file and write -md and the charts again")
+	tenants := flag.String("tenants", "1,2,8,32", "tenant counts of the delete-restore-tenants workload (32 clients spread over that many accounts)")
+	flag.BoolVar(&cfg.replicas, "replicas", true, "measure 2 replicas on one database against 1 (PostgreSQL and SQLite)")
 	flag.Parse()
+	for f := range strings.SplitSeq(*tenants, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > tenantWorkers {
+			return fmt.Errorf("-tenants: %q is not a tenant count from 1 to %d", f, tenantWorkers)
+		}
+		cfg.tenants = append(cfg.tenants, n)
+	}
+	if *rerender != "" {
+		raw, err := os.ReadFile(*rerender)
+		if err != nil {
+			return err
+		}
+		s := &suite{cfg: cfg, began: time.Now()}
+		if err := json.Unmarshal(raw, &s.report); err != nil {
+			return fmt.Errorf("%s: %w", *rerender, err)
+		}
+		s.cfg.out = *rerender
+		return errors.Join(s.charts(), s.write())
+	}
+	if cfg.wrk {
+		if _, err := exec.LookPath("wrk"); err != nil {
+			return errors.New("wrk not found: install it (apt-get install -y wrk; bench/run.sh does) or pass -wrk=false")
+		}
+	}
 
 	wd, err := os.MkdirTemp("", "cloudhsm-bench-")
 	if err != nil {
@@ -100,10 +140,11 @@ func run(ctx context.Context) error {
 
 	s := &suite{cfg: cfg, ps: &procs{pidFile: cfg.pidFile, logDir: wd}, began: time.Now()}
 	defer s.ps.stopAll()
-	s.report.Command = "bench/run.sh"
+	s.report.Command = command()
 	s.report.StartedAt = s.began.UTC().Format(time.RFC3339)
 	s.report.Options = Options{Concurrency: cfg.conc, Duration: cfg.dur.String(), Warmup: cfg.warmup.String(),
-		Huge: cfg.huge, Profiled: cfg.profile != ""}
+		Huge: cfg.huge, Profiled: cfg.profile != "", Baseline: cfg.baseline, BaselineCommit: baselineCommit(cfg.bin),
+		Wrk: cfg.wrk, Tenants: cfg.tenants, TenantClients: tenantWorkers}
 	s.report.Machine = describeMachine(cfg.python)
 	s.report.Machine.FsyncP50Ms, s.report.Machine.FsyncP99Ms = probeFsync(wd)
 	s.report.Skipped = map[string]string{}
@@ -114,7 +155,7 @@ func run(ctx context.Context) error {
 	err = s.all(ctx)
 	s.ps.stopAll()
 	if cfg.postgres != "" {
-		for _, dsn := range []string{cfg.postgres, fsyncDSN(cfg.postgres)} {
+		for _, dsn := range []string{cfg.postgres, suffixDSN(cfg.postgres, fsyncSuffix), suffixDSN(cfg.postgres, baseSuffix)} {
 			if derr := dropDatabase(context.WithoutCancel(ctx), dsn); derr != nil && !errors.Is(derr, exec.ErrNotFound) {
 				s.logf("postgres: %v", derr)
 			}
@@ -130,7 +171,8 @@ func run(ctx context.Context) error {
 	s.report.FinishedAt = time.Now().UTC().Format(time.RFC3339)
 	s.report.Seconds = time.Since(s.began).Seconds()
 	s.report.Targets = evaluate(&s.report)
-	return s.write()
+	cerr := s.charts() // first, so that the report lists them
+	return errors.Join(cerr, s.write())
 }
 
 // targetKind says what a target is.
@@ -144,14 +186,17 @@ const (
 
 // target is one server under measurement and the data it holds.
 type target struct {
-	name       string // ceiling, ceiling-50, memory, sqlite, postgres, sqlite-fsync, postgres-fsync, moto
+	name       string // ceiling, ceiling-50, memory, sqlite, postgres, sqlite-fsync, postgres-fsync, postgres@base, sqlite-2, postgres-2, moto
 	kind       targetKind
+	binary     string // the cloudhsm-local to run; empty: BIN/cloudhsm-local
 	store      string // --store of a cloudhsm-local
 	durability string // --durability of a cloudhsm-local; empty: the server's default
 	path       string // the SQLite file of the sqlite store
+	replicaOf  *target
 	proc       *proc
 	c          *loadgen.Client
 	skip       string // why it is not measured
+	tenants    []tenant
 
 	clusterA, clusterB string
 	describeID         string
@@ -191,36 +236,59 @@ func (s *suite) all(ctx context.Context) error {
 		return err
 	}
 	// Phase 1: a small store.
-	for _, t := range s.live("memory", "sqlite", "postgres", "sqlite-fsync", "postgres-fsync", "moto") {
+	for _, t := range s.live("memory", "sqlite", "postgres", "sqlite-fsync", "postgres-fsync", "postgres@base", "moto") {
 		if err := s.setup(ctx, t); err != nil {
 			return err
 		}
 	}
-	s.measureAll(ctx, "describe-one", "ceiling", "memory", "sqlite", "postgres", "moto")
+	s.measureAll(ctx, "describe-one", "ceiling", "memory", "sqlite", "postgres", "postgres@base", "moto")
+	s.wrkAll(ctx, "describe-one", "ceiling", "memory", "sqlite", "postgres", "postgres@base", "moto")
+	s.replicas(ctx, "describe-one")
 
 	// Phase 2: 1,000 backups.
 	s.growAll(ctx, 1000, "memory", "sqlite", "postgres", "moto")
+	s.measureAll(ctx, "describe-one", "ceiling", "memory", "sqlite", "postgres")
 	s.measureAll(ctx, "cluster-filter", "ceiling-50", "memory", "sqlite", "postgres", "moto")
+	s.wrkAll(ctx, "cluster-filter", "ceiling-50", "memory", "sqlite", "postgres", "moto")
 
 	// Phase 3: 10,000 backups (moto stays at 1,000: it stores ~200 backups/s).
-	s.growAll(ctx, 10_000, "memory", "sqlite", "postgres", "sqlite-fsync", "postgres-fsync")
+	s.growAll(ctx, 10_000, "memory", "sqlite", "postgres", "sqlite-fsync", "postgres-fsync", "postgres@base")
+	s.measureAll(ctx, "describe-one", "ceiling", "memory", "sqlite", "postgres")
+	s.measureAll(ctx, "cluster-filter", "ceiling-50", "memory", "sqlite", "postgres")
 	s.measureAll(ctx, "page-50", "ceiling-50", "memory", "sqlite", "postgres", "moto")
+	s.wrkAll(ctx, "page-50", "ceiling-50", "memory", "sqlite", "postgres", "moto")
 	s.measureAll(ctx, "delete-restore", "ceiling", "memory", "sqlite", "postgres", "sqlite-fsync", "postgres-fsync")
-	for _, t := range s.live("sqlite-fsync", "postgres-fsync") {
+	s.tenantsAll(ctx)
+	if slices.Contains(s.cfg.tenants, 8) {
+		s.replicas(ctx, "delete-restore-tenants")
+	}
+	for _, t := range s.live("sqlite-fsync", "postgres-fsync", "postgres@base", "sqlite-2", "postgres-2") {
 		t.proc.stop()
 		t.skip = "stopped"
 	}
 	s.measureAll(ctx, "create-cluster", "ceiling", "memory", "sqlite", "postgres", "moto")
+	s.wrkAll(ctx, "create-cluster", "ceiling", "memory", "sqlite", "postgres", "moto")
 	for _, t := range s.live("moto") {
 		s.figure("resident memory", "moto", t.memory().MiB(), "MiB", fmt.Sprintf("after the runs (%d backups seeded, one more per CreateCluster)", t.backups))
 		t.proc.stop()
 		t.skip = "stopped"
 	}
 
-	// Phase 4: the largest stores, all seeded at once to -huge.
+	// Phase 4: the largest stores, grown to 100,000 (when -huge is larger) and then to -huge,
+	// measured at each size.
+	var sizes []int
+	if s.cfg.huge > 100_000 {
+		sizes = append(sizes, 100_000)
+	}
 	if s.cfg.huge > 10_000 {
-		s.growAll(ctx, s.cfg.huge, "memory", "sqlite", "postgres")
+		sizes = append(sizes, s.cfg.huge)
+	}
+	for _, n := range sizes {
+		s.growAll(ctx, n, "memory", "sqlite", "postgres")
+		s.measureAll(ctx, "describe-one", "ceiling", "memory", "sqlite", "postgres")
 		s.measureAll(ctx, "cluster-filter", "ceiling-50", "memory", "sqlite", "postgres")
+	}
+	if s.cfg.huge > 10_000 {
 		for _, t := range s.local() {
 			s.figure("resident memory", t.name, t.memory().MiB(), "MiB", fmt.Sprintf("holding %d backups, after the runs", t.backups))
 			if t.path != "" {
@@ -234,7 +302,7 @@ func (s *suite) all(ctx context.Context) error {
 
 	// Phase 5: start to healthy and idle memory, one server at a time.
 	for _, t := range s.targets {
-		if t.kind == kindLocal && t.name != "memory" && t.backups > 10_000 && !strings.HasPrefix(t.skip, "not available") {
+		if t.kind == kindLocal && (t.name == "sqlite" || t.name == "postgres") && t.backups > 10_000 && !strings.HasPrefix(t.skip, "not available") {
 			s.startup(ctx, t.name, func(int) string { return t.store }, t.backups)
 		}
 	}
@@ -257,13 +325,19 @@ func (s *suite) startupEmptyPostgres(ctx context.Context) {
 	}, 0)
 }
 
-// serverArgv is how a cloudhsm-local target is started; durability is its --durability, or
-// empty for the server's default.
-func (s *suite) serverArgv(addr, store, durability string) []string {
-	argv := []string{filepath.Join(s.cfg.bin, "cloudhsm-local"), "serve", "--addr", addr, "--store", store,
-		"--max-clusters", "100000000", "--log-level", "warn"}
-	if s.cfg.profile != "" {
-		argv = []string{filepath.Join(s.cfg.bin, "profserve"), "--addr", addr, "--store", store, "--max-clusters", "100000000"}
+// serverArgv is how a cloudhsm-local target is started: binary (empty: BIN/cloudhsm-local,
+// or profserve with -profile) serving store; durability is its --durability, or empty for the
+// server's default.
+func (s *suite) serverArgv(binary, addr, store, durability string) []string {
+	if binary == "" {
+		binary = filepath.Join(s.cfg.bin, "cloudhsm-local")
+		if s.cfg.profile != "" {
+			binary = filepath.Join(s.cfg.bin, "profserve")
+		}
+	}
+	argv := []string{binary, "serve", "--addr", addr, "--store", store, "--max-clusters", "100000000", "--log-level", "warn"}
+	if filepath.Base(binary) == "profserve" {
+		argv = []string{binary, "--addr", addr, "--store", store, "--max-clusters", "100000000"}
 	}
 	if durability != "" {
 		argv = append(argv, "--durability", durability)
@@ -271,8 +345,10 @@ func (s *suite) serverArgv(addr, store, durability string) []string {
 	return argv
 }
 
-// startTargets starts every server at once and waits for each; a store the binary does not
-// support, or a missing moto, is recorded as skipped with its reason.
+// startTargets starts every server and waits for each; a store the binary does not support,
+// or a missing moto, is recorded as skipped with its reason. The replicas (a second server on
+// the SQLite file and on the PostgreSQL database) start once the first server of their
+// database is ready, so that only one of them creates the schema.
 func (s *suite) startTargets(ctx context.Context) error {
 	add := func(name string, kind targetKind, store string) *target {
 		t := &target{name: name, kind: kind, store: store}
@@ -289,22 +365,49 @@ func (s *suite) startTargets(ctx context.Context) error {
 	sf := add("sqlite-fsync", kindLocal, "")
 	sf.path = filepath.Join(s.cfg.workDir, "bench-fsync.db")
 	sf.store = "sqlite:" + sf.path
-	pf := add("postgres-fsync", kindLocal, fsyncDSN(s.cfg.postgres))
-	for _, t := range []*target{pg, pf} {
+	pf := add("postgres-fsync", kindLocal, suffixDSN(s.cfg.postgres, fsyncSuffix))
+	pb := add("postgres@base", kindLocal, suffixDSN(s.cfg.postgres, baseSuffix))
+	pb.binary = filepath.Join(s.cfg.bin, "baseline", "cloudhsm-local")
+	for _, t := range []*target{pg, pf, pb} {
 		if s.cfg.postgres == "" {
 			t.skip = "not available: no -postgres DSN given"
 		} else if err := recreateDatabase(ctx, t.store); err != nil {
 			t.skip = "not available: " + err.Error()
 		}
 	}
+	if s.cfg.baseline == "" {
+		pb.skip = "not requested (-baseline \"\")"
+	} else if _, err := os.Stat(pb.binary); err != nil {
+		pb.skip = fmt.Sprintf("not available: no baseline build of %s (bench/run.sh builds it): %v", s.cfg.baseline, err)
+	}
 	sf.durability, pf.durability = "fsync", "fsync"
 	mo := add("moto", kindMoto, "")
 	if !s.cfg.moto {
 		mo.skip = "not requested (-moto=false)"
 	}
+	first := slices.Clone(s.targets)
+	for _, primary := range []*target{sq, pg} {
+		r := add(primary.name+"-2", kindLocal, primary.store)
+		r.path, r.replicaOf = primary.path, primary
+		if !s.cfg.replicas {
+			r.skip = "not requested (-replicas=false)"
+		}
+	}
+	if err := s.launch(ctx, first); err != nil {
+		return err
+	}
+	for _, r := range s.targets[len(first):] {
+		if r.skip == "" && r.replicaOf.skip != "" {
+			r.skip = r.replicaOf.name + " " + r.replicaOf.skip
+		}
+	}
+	return s.launch(ctx, s.targets[len(first):])
+}
 
+// launch starts the targets at once and waits until each is ready.
+func (s *suite) launch(ctx context.Context, targets []*target) error {
 	began := time.Now()
-	for _, t := range s.targets {
+	for _, t := range targets {
 		if t.skip != "" {
 			continue
 		}
@@ -322,7 +425,7 @@ func (s *suite) startTargets(ctx context.Context) error {
 			}
 			argv = []string{filepath.Join(s.cfg.bin, "ceiling"), "-addr", addr, "-backups", n}
 		case kindLocal:
-			argv = s.serverArgv(addr, t.store, t.durability)
+			argv = s.serverArgv(t.binary, addr, t.store, t.durability)
 		case kindMoto:
 			host, port, _ := strings.Cut(addr, ":")
 			argv = []string{s.cfg.python, "-m", "moto.server", "-H", host, "-p", port}
@@ -336,9 +439,9 @@ func (s *suite) startTargets(ctx context.Context) error {
 			continue
 		}
 		t.proc = p
-		t.c = loadgen.NewClient(url, s.cfg.conc)
+		t.c = loadgen.NewClient(url, max(s.cfg.conc, tenantWorkers))
 	}
-	for _, t := range s.targets {
+	for _, t := range targets {
 		if t.skip != "" {
 			s.report.Skipped[t.name] = t.skip
 			s.logf("%-10s %s", t.name, t.skip)
@@ -399,20 +502,24 @@ func dropDatabase(ctx context.Context, dsn string) error {
 	return nil
 }
 
-// fsyncSuffix names the postgres-fsync target's database after the postgres target's.
-const fsyncSuffix = "_fsync"
+// fsyncSuffix and baseSuffix name the databases of the postgres-fsync and postgres@base
+// targets after the postgres target's.
+const (
+	fsyncSuffix = "_fsync"
+	baseSuffix  = "_base"
+)
 
-// fsyncDSN returns the postgres DSN with fsyncSuffix added to its database name (or dsn
+// suffixDSN returns the postgres DSN with suffix added to its database name (or dsn
 // unchanged if it names none, which recreateDatabase then reports).
-func fsyncDSN(dsn string) string {
+func suffixDSN(dsn, suffix string) string {
 	head, query, _ := strings.Cut(dsn, "?")
 	if !strings.HasPrefix(head, "postgres://") || strings.Count(head, "/") < 3 || strings.HasSuffix(head, "/") {
 		return dsn
 	}
 	if query != "" {
-		return head + fsyncSuffix + "?" + query
+		return head + suffix + "?" + query
 	}
-	return head + fsyncSuffix
+	return head + suffix
 }
 
 // splitDSN returns a postgres DSN's database name and the same DSN on database "postgres".
@@ -536,23 +643,24 @@ func (s *suite) grow(ctx context.Context, t *target, n int) error {
 	return nil
 }
 
-// op builds a workload's request for a target.
-func (s *suite) op(workload string, t *target) (loadgen.Op, error) {
+// op builds a workload's request for a target, and what puts its backups back after a run
+// (nil for all but delete-restore).
+func (s *suite) op(workload string, t *target) (loadgen.Op, func(context.Context) error, error) {
 	switch workload {
 	case "describe-one":
 		id := t.describeID
 		if t.kind == kindCeiling {
 			id = "backup-00000000000"
 		}
-		return loadgen.Checked(t.c, "DescribeBackups", loadgen.DescribeBackupByID(id), loadgen.ListsBackup(id)), nil
+		return loadgen.Checked(t.c, "DescribeBackups", loadgen.DescribeBackupByID(id), loadgen.ListsBackup(id)), nil, nil
 	case "cluster-filter":
 		id := t.clusterA
 		if t.kind == kindCeiling {
 			id = "cluster-abcdefghijk"
 		}
-		return loadgen.Checked(t.c, "DescribeBackups", loadgen.DescribeBackupsOfCluster(id), loadgen.ListsBackupsOfCluster(id)), nil
+		return loadgen.Checked(t.c, "DescribeBackups", loadgen.DescribeBackupsOfCluster(id), loadgen.ListsBackupsOfCluster(id)), nil, nil
 	case "page-50":
-		return loadgen.Checked(t.c, "DescribeBackups", loadgen.DescribeBackupsPage(50), loadgen.ListsBackups(50)), nil
+		return loadgen.Checked(t.c, "DescribeBackups", loadgen.DescribeBackupsPage(50), loadgen.ListsBackups(50)), nil, nil
 	case "delete-restore":
 		ids := t.deleteIDs
 		if t.kind == kindCeiling {
@@ -562,13 +670,14 @@ func (s *suite) op(workload string, t *target) (loadgen.Op, error) {
 			}
 		}
 		if len(ids) < s.cfg.conc {
-			return nil, fmt.Errorf("only %d backups to delete and restore", len(ids))
+			return nil, nil, fmt.Errorf("only %d backups to delete and restore", len(ids))
 		}
-		return loadgen.DeleteRestoreCycle(t.c, ids, s.cfg.conc), nil
+		op, settle := loadgen.DeleteRestore(loadgen.Lanes(t.c, ids, s.cfg.conc))
+		return op, settle, nil
 	case "create-cluster":
-		return loadgen.Fixed(t.c, "CreateCluster", loadgen.CreateClusterBody()), nil
+		return loadgen.Fixed(t.c, "CreateCluster", loadgen.CreateClusterBody()), nil, nil
 	}
-	return nil, fmt.Errorf("unknown workload %q", workload)
+	return nil, nil, fmt.Errorf("unknown workload %q", workload)
 }
 
 // measureAll runs one workload against each named target in turn.
@@ -577,26 +686,84 @@ func (s *suite) measureAll(ctx context.Context, workload string, names ...string
 		if ctx.Err() != nil {
 			return
 		}
-		op, err := s.op(workload, t)
+		op, settle, err := s.op(workload, t)
 		if err != nil {
 			s.logf("%s on %s: %v", workload, t.name, err)
 			continue
+		}
+		s.measure(ctx, Measurement{Workload: workload, Target: t.name, Backups: t.backups}, t, op, settle, s.options(workload))
+	}
+}
+
+// measure drives op with opts against t (profiling it with -profile) and records m with the
+// result; m says what was measured. settle, if not nil, runs after the measurement and puts
+// back what the run left half done.
+func (s *suite) measure(ctx context.Context, m Measurement, t *target, op loadgen.Op, settle func(context.Context) error, opts loadgen.Options) {
+	m.Target = t.name
+	if t.kind == kindCeiling {
+		m.Backups = 0
+	}
+	var profiled chan string
+	if s.cfg.profile != "" && t.kind == kindLocal && t.binary == "" {
+		profiled = make(chan string, 1)
+		go func() { profiled <- s.profile(ctx, t, m.Workload) }()
+	}
+	m.Result = loadgen.Run(ctx, opts, op)
+	if profiled != nil {
+		m.Profile = <-profiled
+	}
+	s.report.Measurements = append(s.report.Measurements, m)
+	s.logf("%-14s %-10s %7d backups %s", m.label(), t.name, m.Backups, m.Result)
+	if settle != nil {
+		if err := settle(ctx); err != nil {
+			s.logf("%s on %s: settle: %v", m.label(), t.name, err)
+		}
+	}
+}
+
+// wrkAll runs one fixed-body workload with wrk against each named target in turn.
+func (s *suite) wrkAll(ctx context.Context, workload string, names ...string) {
+	if !s.cfg.wrk {
+		return
+	}
+	for _, t := range s.live(names...) {
+		if ctx.Err() != nil {
+			return
 		}
 		m := Measurement{Workload: workload, Target: t.name, Backups: t.backups}
 		if t.kind == kindCeiling {
 			m.Backups = 0
 		}
-		var profiled chan string
-		if s.cfg.profile != "" && t.kind == kindLocal {
-			profiled = make(chan string, 1)
-			go func() { profiled <- s.profile(ctx, t, workload) }()
+		res, err := runWrk(ctx, s.cfg.workDir, t.proc.url+"/", s.wrkRequest(workload, t), s.cfg.warmup, s.cfg.dur)
+		if err != nil {
+			s.logf("wrk %s on %s: %v", workload, t.name, err)
+			res.FirstError, res.Errors = err.Error(), 1
 		}
-		m.Result = loadgen.Run(ctx, s.options(workload), op)
-		if profiled != nil {
-			m.Profile = <-profiled
+		m.Result = res
+		s.report.Wrk = append(s.report.Wrk, m)
+		s.logf("wrk %-10s %-10s %7d backups %s", workload, t.name, m.Backups, m.Result)
+	}
+}
+
+// wrkRequest is a fixed-body workload's request for wrk, with the string its answer must hold.
+func (s *suite) wrkRequest(workload string, t *target) wrkRequest {
+	switch workload {
+	case "describe-one":
+		id := t.describeID
+		if t.kind == kindCeiling {
+			id = "backup-00000000000"
 		}
-		s.report.Measurements = append(s.report.Measurements, m)
-		s.logf("%-14s %-10s %7d backups %s", workload, t.name, m.Backups, m.Result)
+		return newWrkRequest(t.c, "DescribeBackups", loadgen.DescribeBackupByID(id), `"`+id+`"`)
+	case "cluster-filter":
+		id := t.clusterA
+		if t.kind == kindCeiling {
+			id = "cluster-abcdefghijk"
+		}
+		return newWrkRequest(t.c, "DescribeBackups", loadgen.DescribeBackupsOfCluster(id), `"`+id+`"`)
+	case "page-50":
+		return newWrkRequest(t.c, "DescribeBackups", loadgen.DescribeBackupsPage(50), `"NextToken"`)
+	default: // create-cluster
+		return newWrkRequest(t.c, "CreateCluster", loadgen.CreateClusterBody(), `"ClusterId"`)
 	}
 }
 
@@ -650,7 +817,7 @@ func (s *suite) startup(ctx context.Context, name string, storeOf func(i int) st
 		if err != nil {
 			return
 		}
-		argv := s.serverArgv(addr, storeOf(i), "")
+		argv := s.serverArgv("", addr, storeOf(i), "")
 		t0 := time.Now()
 		p, err := s.ps.start(fmt.Sprintf("startup-%s-%d-%d", name, backups, i), "http://"+addr, argv)
 		if err != nil {
@@ -731,4 +898,19 @@ func joinFloats(v []float64, prec int) string {
 		parts[i] = strconv.FormatFloat(f, 'f', prec, 64)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// command is how bench/run.sh was called: its name and the benchrun flags that were set, but
+// for the ones run.sh itself passes.
+func command() string {
+	parts := []string{"bench/run.sh"}
+	flag.Visit(func(f *flag.Flag) {
+		if v := f.Value.String(); f.Name != "bin" && f.Name != "pidfile" {
+			if v == "" || strings.ContainsAny(v, " \t\"'") {
+				v = strconv.Quote(v)
+			}
+			parts = append(parts, "-"+f.Name+" "+v)
+		}
+	})
+	return strings.Join(parts, " ")
 }

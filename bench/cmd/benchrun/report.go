@@ -19,7 +19,11 @@ type Report struct {
 	Skipped      map[string]string `json:"skipped,omitempty"`
 	Targets      []TargetRow       `json:"targets"`
 	Measurements []Measurement     `json:"measurements"`
-	Figures      []Figure          `json:"figures"`
+	// Wrk are the fixed-body workloads driven by wrk (2 threads, 32 connections) against the
+	// same targets, right after loadgen's measurement of each.
+	Wrk     []Measurement `json:"wrk,omitempty"`
+	Figures []Figure      `json:"figures"`
+	Charts  []string      `json:"charts,omitempty"` // the SVG files written
 }
 
 // Options are the run's settings.
@@ -29,15 +33,37 @@ type Options struct {
 	Warmup      string `json:"warmup"`
 	Huge        int    `json:"huge"`
 	Profiled    bool   `json:"profiled"`
+	// Baseline is the git ref served as postgres@base, built from BaselineCommit.
+	Baseline       string `json:"baseline,omitempty"`
+	BaselineCommit string `json:"baseline_commit,omitempty"`
+	Wrk            bool   `json:"wrk"`
+	Tenants        []int  `json:"tenants"`        // tenant counts of delete-restore-tenants
+	TenantClients  int    `json:"tenant_clients"` // clients of delete-restore-tenants and the replica workloads
 }
 
 // Measurement is one workload driven against one target.
 type Measurement struct {
 	Workload string `json:"workload"`
 	Target   string `json:"target"`
-	Backups  int    `json:"backups,omitempty"` // backups in the store while measured
+	Backups  int    `json:"backups,omitempty"` // backups of account 111122223333 while measured
+	// Tenants is how many accounts the clients were spread over (delete-restore-tenants).
+	Tenants int `json:"tenants,omitempty"`
+	// Replicas is how many servers on one database the clients were spread over.
+	Replicas int `json:"replicas,omitempty"`
 	loadgen.Result
 	Profile string `json:"profile,omitempty"`
+}
+
+// label names the workload with its tenants and replicas, as the logs and tables show it.
+func (m Measurement) label() string {
+	l := m.Workload
+	if m.Tenants > 0 {
+		l += fmt.Sprintf(" ×%d tenants", m.Tenants)
+	}
+	if m.Replicas > 0 {
+		l += fmt.Sprintf(" ×%d replicas", m.Replicas)
+	}
+	return l
 }
 
 // Figure is a single number that is not a throughput: a start time, a memory size, a rate.
@@ -285,11 +311,14 @@ func markdown(r *Report) string {
 	m := r.Machine
 	fmt.Fprintf(&b, "## Results of `%s` (%s, %.0f s)\n\n", r.Command, r.StartedAt, r.Seconds)
 	fmt.Fprintf(&b, "Machine: %d × %s, %s MiB RAM, Linux %s, %s; Python %s, moto %s. Load average before/after: %s / %s. "+
-		"%d concurrent clients, %s warm-up + %s measured per workload.\n\n",
+		"%d concurrent clients (%d for tenants and replicated writes; wrk: %d threads, %d connections), %s warm-up + %s measured per workload. "+
+		"Baseline: %s (commit %s).\n\n",
 		m.CPUs, m.CPUModel, num(float64(m.MemTotalMiB)), m.Kernel, m.Go, m.Python, m.Moto, m.LoadBefore, m.LoadAfter,
-		r.Options.Concurrency, r.Options.Warmup, r.Options.Duration)
+		r.Options.Concurrency, r.Options.TenantClients, wrkThreads, wrkConnections, r.Options.Warmup, r.Options.Duration,
+		r.Options.Baseline, r.Options.BaselineCommit)
 
-	b.WriteString("### Issue 5's targets\n\n| workload and target | store | measured | met? |\n|---|---|---|---|\n")
+	issue16Markdown(&b, r)
+	b.WriteString("\n### Issue 5's targets\n\n| workload and target | store | measured | met? |\n|---|---|---|---|\n")
 	for _, row := range r.Targets {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.Goal, row.Store, row.Measured, row.Met)
 	}
@@ -300,14 +329,8 @@ func markdown(r *Report) string {
 	for i, x := range r.Measurements {
 		vsC, vsM := "", ""
 		if x.Target != "ceiling" && x.Target != "ceiling-50" {
-			// The ceiling measured just before, in the same phase.
-			for j := i - 1; j >= 0; j-- {
-				if c := r.Measurements[j]; c.Workload == x.Workload && strings.HasPrefix(c.Target, "ceiling") && c.RPS > 0 {
-					vsC = pct(x.RPS / c.RPS)
-					break
-				}
-			}
-			if x.Target != "moto" {
+			vsC = ratioTo(x.RPS, ceilingBefore(r.Measurements, i)) // measured just before, in the same phase
+			if x.Target != "moto" && x.Tenants == 0 && x.Replicas == 0 {
 				mo := r.get(x.Workload, "moto", x.Backups)
 				if mo == nil && x.Workload != "cluster-filter" {
 					mo = r.get(x.Workload, "moto", -1)
@@ -325,16 +348,13 @@ func markdown(r *Report) string {
 		if x.FirstRPS > 0 {
 			trend = num(x.FirstRPS) + " / " + num(x.LastRPS)
 		}
-		errs := fmt.Sprint(x.Errors)
-		if x.WrongAnswers > 0 {
-			errs += fmt.Sprintf(" (%d wrong answers)", x.WrongAnswers)
-		}
-		if x.Errors > 0 {
-			errs += ": " + strings.ReplaceAll(clipString(x.FirstError, 80), "|", "/")
-		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %.2f | %.2f | %s | %s | %s | %s |\n",
-			x.Workload, x.Target, backups, x.Concurrency, num(x.RPS), x.P50Ms, x.P99Ms, trend, vsC, vsM, errs)
+			x.label(), x.Target, backups, x.Concurrency, num(x.RPS), x.P50Ms, x.P99Ms, trend, vsC, vsM, errorsCell(x))
 	}
+	wrkMarkdown(&b, r)
+	tenantsMarkdown(&b, r)
+	replicasMarkdown(&b, r)
+	b.WriteString(chartIndex(r.Charts))
 
 	b.WriteString("\n### Other figures\n\n| figure | target | value | note |\n|---|---|---:|---|\n")
 	for _, f := range r.Figures {
@@ -342,10 +362,8 @@ func markdown(r *Report) string {
 	}
 	if len(r.Skipped) > 0 {
 		b.WriteString("\nSkipped targets:\n\n")
-		for _, st := range []string{"ceiling", "ceiling-50", "memory", "sqlite", "postgres", "sqlite-fsync", "postgres-fsync", "moto"} {
-			if why, ok := r.Skipped[st]; ok {
-				fmt.Fprintf(&b, "- %s: %s\n", st, why)
-			}
+		for _, st := range sortedKeys(r.Skipped) {
+			fmt.Fprintf(&b, "- %s: %s\n", st, r.Skipped[st])
 		}
 	}
 	return b.String()
@@ -384,4 +402,274 @@ func clipString(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// ratioTo renders x / of as a percentage of a ceiling, or "" without one.
+func ratioTo(x float64, of *Measurement) string {
+	if of == nil || of.RPS <= 0 {
+		return ""
+	}
+	return pct(x / of.RPS)
+}
+
+// errorsCell renders a measurement's errors for a table cell.
+func errorsCell(x Measurement) string {
+	errs := fmt.Sprint(x.Errors)
+	if x.WrongAnswers > 0 {
+		errs += fmt.Sprintf(" (%d wrong answers)", x.WrongAnswers)
+	}
+	if x.Errors > 0 {
+		errs += ": " + strings.ReplaceAll(clipString(x.FirstError, 80), "|", "/")
+	}
+	return errs
+}
+
+// wrkMarkdown renders both clients' views of the fixed-body workloads side by side.
+func wrkMarkdown(b *strings.Builder, r *Report) {
+	if len(r.Wrk) == 0 {
+		return
+	}
+	b.WriteString("\n### Two clients: loadgen and wrk\n\n")
+	b.WriteString("Every fixed-body workload is driven twice on each target, back to back: by loadgen (Go net/http, " +
+		"16 clients) and by wrk (`wrk -t2 -c32`, a Lua script with the same request; an answer that is not a 200 or lacks " +
+		"the expected string is an error). Each ratio is to the ceiling measured by the same client in the same phase.\n\n")
+	b.WriteString("| workload | target | backups | loadgen req/s | loadgen / ceiling | wrk req/s | wrk / ceiling | wrk p50 ms | wrk p99 ms | wrk / moto | wrk errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i, x := range r.Wrk {
+		lg, lgC, wC, vsM := "", "", "", ""
+		for j, m := range r.Measurements {
+			if m.Workload == x.Workload && m.Target == x.Target && m.Backups == x.Backups && m.Tenants == 0 && m.Replicas == 0 {
+				lg = num(m.RPS)
+				if !strings.HasPrefix(x.Target, "ceiling") {
+					lgC = ratioTo(m.RPS, ceilingBefore(r.Measurements, j))
+				}
+				break
+			}
+		}
+		if !strings.HasPrefix(x.Target, "ceiling") {
+			wC = ratioTo(x.RPS, ceilingBefore(r.Wrk, i))
+			for _, mo := range r.Wrk {
+				if mo.Workload == x.Workload && mo.Target == "moto" && x.Target != "moto" && mo.RPS > 0 {
+					vsM = fmt.Sprintf("%.1f×", x.RPS/mo.RPS)
+				}
+			}
+		}
+		backups := ""
+		if x.Backups > 0 {
+			backups = num(float64(x.Backups))
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n",
+			x.Workload, x.Target, backups, lg, lgC, num(x.RPS), wC, x.P50Ms, x.P99Ms, vsM, errorsCell(x))
+	}
+}
+
+// tenantsMarkdown renders delete-restore-tenants: one row per target, one column per tenant
+// count, and the new build against the baseline.
+func tenantsMarkdown(b *strings.Builder, r *Report) {
+	cells := map[string]map[int]Measurement{}
+	var order []string
+	for _, m := range r.Measurements {
+		if m.Workload != "delete-restore-tenants" || m.Tenants == 0 {
+			continue
+		}
+		if cells[m.Target] == nil {
+			cells[m.Target] = map[int]Measurement{}
+			order = append(order, m.Target)
+		}
+		cells[m.Target][m.Tenants] = m
+	}
+	if len(order) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n### Tenants: delete-restore with %d clients spread over N accounts\n\n", r.Options.TenantClients)
+	b.WriteString("Worker w works for account 1111222233NN with NN = w mod N, on backups of its own (each account: one ACTIVE cluster " +
+		"and its backups, set up through the API and the admin API). Each cell: req/s (share of the ceiling's " +
+		"delete-restore with the same clients, measured just before that column), p50 / p99 ms.\n\n")
+	b.WriteString("| target |")
+	for _, n := range r.Options.Tenants {
+		fmt.Fprintf(b, " N = %d |", n)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(r.Options.Tenants)) + "\n")
+	for _, t := range order {
+		fmt.Fprintf(b, "| %s |", t)
+		for _, n := range r.Options.Tenants {
+			m, ok := cells[t][n]
+			if !ok {
+				b.WriteString(" |")
+				continue
+			}
+			share := ""
+			if c, ok := cells["ceiling"][n]; ok && t != "ceiling" && c.RPS > 0 {
+				share = " (" + pct(m.RPS/c.RPS) + ")"
+			}
+			e := ""
+			if m.Errors > 0 {
+				e = fmt.Sprintf(", %d errors", m.Errors)
+			}
+			fmt.Fprintf(b, " %s%s, %.2f / %.2f%s |", num(m.RPS), share, m.P50Ms, m.P99Ms, e)
+		}
+		b.WriteString("\n")
+	}
+	if base, ok := cells["postgres@base"]; ok {
+		fmt.Fprintf(b, "\nThis build against the baseline (%s, commit %s) on PostgreSQL, same run:", r.Options.Baseline, r.Options.BaselineCommit)
+		for _, n := range r.Options.Tenants {
+			if bm, ok := base[n]; ok && bm.RPS > 0 {
+				if nm, ok := cells["postgres"][n]; ok {
+					fmt.Fprintf(b, " N = %d: %s / %s = **%.2f×**;", n, num(nm.RPS), num(bm.RPS), nm.RPS/bm.RPS)
+				}
+			}
+		}
+		if bd, nd := r.get("describe-one", "postgres@base", -1), r.get("describe-one", "postgres", -1); bd != nil && nd != nil {
+			fmt.Fprintf(b, " describe-one %s / %s = **%.2f×**.", num(nd.RPS), num(bd.RPS), nd.RPS/bd.RPS)
+		}
+		b.WriteString("\n")
+	}
+}
+
+// replicasMarkdown renders one server against two on one database.
+func replicasMarkdown(b *strings.Builder, r *Report) {
+	var rows []string
+	for i, m := range r.Measurements {
+		if m.Replicas != 2 {
+			continue
+		}
+		for j := i - 1; j >= 0; j-- {
+			one := r.Measurements[j]
+			if one.Workload == m.Workload && one.Target == m.Target && one.Replicas == 1 && one.RPS > 0 {
+				c := ceilingBefore(r.Measurements, j)
+				rows = append(rows, fmt.Sprintf("| %s | %s | %s (%s) | %s (%s) | **%.2f×** | %.2f / %.2f | %s |",
+					one.Workload, m.Target, num(one.RPS), ratioTo(one.RPS, c), num(m.RPS), ratioTo(m.RPS, c),
+					m.RPS/one.RPS, m.P50Ms, m.P99Ms, errorsCell(m)))
+				break
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\n### Replicas: two servers on one database\n\n")
+	b.WriteString("The same clients on one server, then split evenly over two servers (the same binary) on the same SQLite file or " +
+		"PostgreSQL database, back to back. Shares are of the ceiling measured with the same clients just before. On a 2-core " +
+		"machine the two servers, the database and the client share the same cores.\n\n")
+	b.WriteString("| workload | database | 1 server req/s (share) | 2 servers req/s (share) | 2 / 1 | 2 servers p50 / p99 ms | errors |\n|---|---|---:|---:|---:|---:|---|\n")
+	for _, row := range rows {
+		b.WriteString(row + "\n")
+	}
+}
+
+// issue16Markdown renders issue 16's cells as this run measured them: each a ratio taken in
+// one phase, marked against the issue's goal.
+func issue16Markdown(b *strings.Builder, r *Report) {
+	mark := func(v, goal float64) string {
+		if v >= goal {
+			return " ✓"
+		}
+		return " ✗"
+	}
+	// share is a target's first measurement of workload over the ceiling just before it.
+	share := func(list []Measurement, workload, target string) (float64, bool) {
+		for i, m := range list {
+			if m.Workload == workload && m.Target == target && m.Tenants == 0 && m.Replicas == 0 && m.RPS > 0 {
+				if c := ceilingBefore(list, i); c != nil {
+					return m.RPS / c.RPS, true
+				}
+				return 0, false
+			}
+		}
+		return 0, false
+	}
+	first := func(list []Measurement, workload, target string, tenants, replicas int) *Measurement {
+		for i, m := range list {
+			if m.Workload == workload && m.Target == target && m.Tenants == tenants && m.Replicas == replicas && m.RPS > 0 {
+				return &list[i]
+			}
+		}
+		return nil
+	}
+	// readGoal is the share of the ceiling a read must reach on a store.
+	readGoal := func(store string) float64 {
+		if store == "postgres" {
+			return 0.25
+		}
+		return 0.5
+	}
+	type cell func(store string) string
+	rows := []struct {
+		name string
+		cell cell
+	}{
+		{"describe-one / ceiling, loadgen (≥ 50% memory and SQLite, ≥ 25% PostgreSQL)", func(st string) string {
+			v, ok := share(r.Measurements, "describe-one", st)
+			if !ok {
+				return ""
+			}
+			return pct(v) + mark(v, readGoal(st))
+		}},
+		{"describe-one / ceiling, wrk (same goals)", func(st string) string {
+			v, ok := share(r.Wrk, "describe-one", st)
+			if !ok {
+				return ""
+			}
+			return pct(v) + mark(v, readGoal(st))
+		}},
+		{"create-cluster / ceiling, loadgen / wrk (≥ 20%)", func(st string) string {
+			var parts []string
+			for _, list := range [][]Measurement{r.Measurements, r.Wrk} {
+				if v, ok := share(list, "create-cluster", st); ok {
+					parts = append(parts, pct(v)+mark(v, 0.2))
+				}
+			}
+			return strings.Join(parts, " / ")
+		}},
+		{"create-cluster / moto, loadgen / wrk (≥ 50×)", func(st string) string {
+			var parts []string
+			for _, list := range [][]Measurement{r.Measurements, r.Wrk} {
+				m, mo := first(list, "create-cluster", st, 0, 0), first(list, "create-cluster", "moto", 0, 0)
+				if m != nil && mo != nil {
+					parts = append(parts, fmt.Sprintf("%.1f×%s", m.RPS/mo.RPS, mark(m.RPS/mo.RPS, 50)))
+				}
+			}
+			return strings.Join(parts, " / ")
+		}},
+		{"describe-one / moto, loadgen / wrk (≥ 50×)", func(st string) string {
+			var parts []string
+			for _, list := range [][]Measurement{r.Measurements, r.Wrk} {
+				m, mo := first(list, "describe-one", st, 0, 0), first(list, "describe-one", "moto", 0, 0)
+				if m != nil && mo != nil {
+					parts = append(parts, fmt.Sprintf("%.1f×%s", m.RPS/mo.RPS, mark(m.RPS/mo.RPS, 50)))
+				}
+			}
+			return strings.Join(parts, " / ")
+		}},
+		{"delete-restore, 8 tenants: this build / baseline (PostgreSQL ≥ 3×)", func(st string) string {
+			m, base := first(r.Measurements, "delete-restore-tenants", st, 8, 0), first(r.Measurements, "delete-restore-tenants", st+"@base", 8, 0)
+			if m == nil || base == nil {
+				return ""
+			}
+			return fmt.Sprintf("%s / %s = %.2f×%s", num(m.RPS), num(base.RPS), m.RPS/base.RPS, mark(m.RPS/base.RPS, 3))
+		}},
+		{"describe-one, 2 replicas / 1 (PostgreSQL ≥ 1.5×)", func(st string) string {
+			one, two := first(r.Measurements, "describe-one-replicas", st, 0, 1), first(r.Measurements, "describe-one-replicas", st, 0, 2)
+			if one == nil || two == nil {
+				return ""
+			}
+			return fmt.Sprintf("%.2f×%s", two.RPS/one.RPS, mark(two.RPS/one.RPS, 1.5))
+		}},
+		{"delete-restore with --durability fsync, 16 clients (SQLite ≥ 5,000 ops/s)", func(st string) string {
+			m := first(r.Measurements, "delete-restore", st+"-fsync", 0, 0)
+			if m == nil {
+				return ""
+			}
+			return num(m.RPS) + " ops/s" + mark(m.RPS, 5000)
+		}},
+	}
+	b.WriteString("\n### Issue 16's cells in this run\n\n")
+	b.WriteString("Each a ratio of two numbers measured in the same phase (the ceiling, moto or the baseline just before or after).\n\n")
+	b.WriteString("| cell | memory | SQLite | PostgreSQL |\n|---|---|---|---|\n")
+	for _, row := range rows {
+		fmt.Fprintf(b, "| %s |", row.name)
+		for _, st := range stores {
+			fmt.Fprintf(b, " %s |", row.cell(st))
+		}
+		b.WriteString("\n")
+	}
 }

@@ -92,7 +92,7 @@ func run(ctx context.Context) error {
 		if len(seeded) < *conc {
 			return fmt.Errorf("delete-restore needs at least -c backups: pass -seed")
 		}
-		op = loadgen.DeleteRestoreCycle(c, seeded, *conc)
+		op, _ = loadgen.DeleteRestore(loadgen.Lanes(c, seeded, *conc)) // the seeded backups are not used again
 	case "create-cluster":
 		op = loadgen.Fixed(c, "CreateCluster", loadgen.CreateClusterBody())
 	default:
