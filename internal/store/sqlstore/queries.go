@@ -132,6 +132,8 @@ const (
 	// qCountClusters stops at its limit (the quota), walking clusters_live_by_owner.
 	qCountClusters = `SELECT COUNT(*) FROM (SELECT 1 FROM clusters
 	WHERE account = ? AND region = ? AND state <> 'DELETED' LIMIT ?) AS live`
+	// qLiveClusters reads the count schemaV6's triggers keep (SQLite); no row means none.
+	qLiveClusters = `SELECT live FROM cluster_counts WHERE account = ? AND region = ?`
 )
 
 // CountResources' statements, run in one transaction. Counting every backup is the one
@@ -206,7 +208,8 @@ UNION ALL SELECT c.account, c.region, '%s', h.state, COUNT(*) FROM hsms h JOIN c
 UNION ALL SELECT account, region, '%s', state, COUNT(*) FROM backups GROUP BY account, region, state`,
 	store.KindCluster, store.KindHSM, store.KindBackup)
 
-// resetTables are emptied by Reset; schema_migrations is not among them.
+// resetTables are emptied by Reset; schema_migrations is not among them, nor SQLite's
+// cluster_counts, which its triggers bring to zero as the clusters go.
 var resetTables = []string{
 	"settings", "reserved_ids", "backups", "clusters", "hsms", "subnets", "tags",
 	"policies", "policy_grants", "cluster_identities",
