@@ -70,7 +70,7 @@ func preparedTexts(d *dialect) []string {
 		qSubnet, qInsertSubnet, qCountSubnets,
 		qPutTag, qDeleteAllTags,
 		qPolicy, qPolicyGrants, qPutPolicy, qInsertGrant, qDeletePolicy, qDeleteGrants,
-		qClusterIdentity, qPutClusterIdentity,
+		qClusterIdentity, qPutClusterIdentity, qHSMsOfCluster, qTagsOfResource,
 	}
 	text, _ := tagsQuery(d, nil)
 	texts = append(texts, text)

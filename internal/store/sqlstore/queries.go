@@ -313,14 +313,26 @@ func clustersQuery(cq store.ClusterQuery) (string, []any) {
 	return q.sql.String(), q.args
 }
 
-// hsmsQuery builds the SELECT for Tx.HSMs: one text for any number of clusters.
+// qHSMsOfCluster and qTagsOfResource are hsmsQuery and tagsQuery of one ID.
+const (
+	qHSMsOfCluster  = `SELECT ` + hsmColumns + ` FROM hsms WHERE cluster_id = ? ORDER BY created_at, id`
+	qTagsOfResource = `SELECT resource_id, tag_key, tag_value FROM tags WHERE resource_id = ? ORDER BY tag_key`
+)
+
+// hsmsQuery builds the SELECT for Tx.HSMs: one text for one cluster, one for any other number.
 func hsmsQuery(d *dialect, clusterIDs []string) (string, []any) {
+	if len(clusterIDs) == 1 { // the usual call: a plain equality, no list to encode and unpack
+		return qHSMsOfCluster, []any{clusterIDs[0]}
+	}
 	return `SELECT ` + hsmColumns + ` FROM hsms WHERE ` + d.inList("cluster_id") + ` ORDER BY created_at, id`,
 		[]any{d.listArg(clusterIDs)}
 }
 
-// tagsQuery builds the SELECT for Tx.Tags: one text for any number of resources.
+// tagsQuery builds the SELECT for Tx.Tags: one text for one resource, one for any other number.
 func tagsQuery(d *dialect, resourceIDs []string) (string, []any) {
+	if len(resourceIDs) == 1 {
+		return qTagsOfResource, []any{resourceIDs[0]}
+	}
 	return `SELECT resource_id, tag_key, tag_value FROM tags WHERE ` + d.inList("resource_id") + `
 	ORDER BY resource_id, tag_key`, []any{d.listArg(resourceIDs)}
 }
