@@ -25,6 +25,25 @@ func backupView(tx store.Tx, b store.Backup) (*api.Backup, error) {
 	return &out, nil
 }
 
+// ownedBackupTagged is ownedBackup with the backup's Tags, read by the same statement, for the
+// writes that answer with the backup they change: a state change leaves the tags as they are.
+func ownedBackupTagged(tx store.Tx, who identity.Caller, id string) (store.Backup, error) {
+	bs, err := tx.Backups(store.BackupQuery{Account: who.Account, Region: who.Region, IDs: []string{id}, Limit: 1, WithTags: true})
+	if err != nil {
+		return store.Backup{}, fmt.Errorf("load backup %s: %w", id, err)
+	}
+	if len(bs) == 0 {
+		return store.Backup{}, notFound("Backup", id)
+	}
+	return bs[0], nil
+}
+
+// taggedView renders a backup loaded by ownedBackupTagged.
+func taggedView(b store.Backup) *api.Backup {
+	out := toAPIBackup(b, b.Tags)
+	return &out
+}
+
 // DeleteBackup moves a READY backup to PENDING_DELETION; it can be restored until its
 // DeleteTimestamp, seven days from now.
 func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest) (*api.DeleteBackupResponse, error) {
@@ -34,7 +53,7 @@ func (s *Service) DeleteBackup(ctx context.Context, in *api.DeleteBackupRequest)
 func (s *Service) deleteBackup(ctx context.Context, who identity.Caller, in *api.DeleteBackupRequest) (*api.DeleteBackupResponse, error) {
 	out := &api.DeleteBackupResponse{}
 	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
-		b, err := ownedBackup(tx, who, *in.BackupId)
+		b, err := ownedBackupTagged(tx, who, *in.BackupId)
 		if err != nil {
 			return err
 		}
@@ -44,8 +63,8 @@ func (s *Service) deleteBackup(ctx context.Context, who identity.Caller, in *api
 		if b, err = s.life.MarkPendingDeletion(tx, b, now); err != nil {
 			return err
 		}
-		out.Backup, err = backupView(tx, b)
-		return err
+		out.Backup = taggedView(b)
+		return nil
 	})
 	return out, err
 }
@@ -58,7 +77,7 @@ func (s *Service) RestoreBackup(ctx context.Context, in *api.RestoreBackupReques
 func (s *Service) restoreBackup(ctx context.Context, who identity.Caller, in *api.RestoreBackupRequest) (*api.RestoreBackupResponse, error) {
 	out := &api.RestoreBackupResponse{}
 	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
-		b, err := ownedBackup(tx, who, *in.BackupId)
+		b, err := ownedBackupTagged(tx, who, *in.BackupId)
 		if err != nil {
 			return err
 		}
@@ -70,8 +89,8 @@ func (s *Service) restoreBackup(ctx context.Context, who identity.Caller, in *ap
 		if b, err = s.life.RestoreBackup(tx, b); err != nil {
 			return err
 		}
-		out.Backup, err = backupView(tx, b)
-		return err
+		out.Backup = taggedView(b)
+		return nil
 	})
 	return out, err
 }
@@ -84,7 +103,7 @@ func (s *Service) ModifyBackupAttributes(ctx context.Context, in *api.ModifyBack
 func (s *Service) modifyBackupAttributes(ctx context.Context, who identity.Caller, in *api.ModifyBackupAttributesRequest) (*api.ModifyBackupAttributesResponse, error) {
 	out := &api.ModifyBackupAttributesResponse{}
 	err := s.update(ctx, tenant(who), func(tx store.Tx, now time.Time) error {
-		b, err := ownedBackup(tx, who, *in.BackupId)
+		b, err := ownedBackupTagged(tx, who, *in.BackupId)
 		if err != nil {
 			return err
 		}
@@ -95,8 +114,8 @@ func (s *Service) modifyBackupAttributes(ctx context.Context, who identity.Calle
 		if b, err = tx.UpdateBackup(b); err != nil {
 			return fmt.Errorf("modify backup %s: %w", b.ID, err)
 		}
-		out.Backup, err = backupView(tx, b)
-		return err
+		out.Backup = taggedView(b)
+		return nil
 	})
 	return out, err
 }

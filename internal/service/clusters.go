@@ -256,8 +256,12 @@ func (s *Service) createCluster(ctx context.Context, who identity.Caller, in *ap
 				return fmt.Errorf("tag cluster %s: %w", cl.ID, err)
 			}
 		}
-		out.Cluster, err = clusterView(tx, cl)
-		return err
+		// A new cluster has no HSMs yet and exactly these tags, in the store's order (by key):
+		// no need to read them back.
+		slices.SortFunc(tags, func(a, b store.Tag) int { return strings.Compare(a.Key, b.Key) })
+		view := toAPICluster(cl, nil, tags)
+		out.Cluster = &view
+		return nil
 	})
 	return out, err
 }

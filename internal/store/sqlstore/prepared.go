@@ -64,13 +64,13 @@ func preparedTexts(d *dialect) []string {
 		qSetting, qPutSetting, qInitSetting, settingsQuery(2), qReserveID,
 		agendaQuery(2, tenantEvents), agendaQuery(0, tenantEvents), agendaQuery(2, allEvents), agendaQuery(0, allEvents),
 		qBackup, qBackupExists, qInsertBackup, qUpdateBackup, qDeleteBackup,
-		qCluster, qClusterExists, qInsertCluster, qUpdateCluster, qDeleteCluster, qCountClusters,
+		qCluster, qClusterExists, qInsertCluster, qUpdateCluster, qDeleteCluster, qCountClusters, qLiveClusters,
 		qCountBackups, qCountBackupsNotReady, qCountClustersAndHSMs,
 		qHSM, qInsertHSM, qUpdateHSM, qDeleteHSM,
 		qSubnet, qInsertSubnet, qCountSubnets,
 		qPutTag, qDeleteAllTags,
 		qPolicy, qPolicyGrants, qPutPolicy, qInsertGrant, qDeletePolicy, qDeleteGrants,
-		qClusterIdentity, qPutClusterIdentity,
+		qClusterIdentity, qPutClusterIdentity, qHSMsOfCluster, qTagsOfResource,
 	}
 	text, _ := tagsQuery(d, nil)
 	texts = append(texts, text)

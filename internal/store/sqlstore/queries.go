@@ -132,6 +132,8 @@ const (
 	// qCountClusters stops at its limit (the quota), walking clusters_live_by_owner.
 	qCountClusters = `SELECT COUNT(*) FROM (SELECT 1 FROM clusters
 	WHERE account = ? AND region = ? AND state <> 'DELETED' LIMIT ?) AS live`
+	// qLiveClusters reads the count schemaV6's triggers keep (SQLite); no row means none.
+	qLiveClusters = `SELECT live FROM cluster_counts WHERE account = ? AND region = ?`
 )
 
 // CountResources' statements, run in one transaction. Counting every backup is the one
@@ -206,7 +208,8 @@ UNION ALL SELECT c.account, c.region, '%s', h.state, COUNT(*) FROM hsms h JOIN c
 UNION ALL SELECT account, region, '%s', state, COUNT(*) FROM backups GROUP BY account, region, state`,
 	store.KindCluster, store.KindHSM, store.KindBackup)
 
-// resetTables are emptied by Reset; schema_migrations is not among them.
+// resetTables are emptied by Reset; schema_migrations is not among them, nor SQLite's
+// cluster_counts, which its triggers bring to zero as the clusters go.
 var resetTables = []string{
 	"settings", "reserved_ids", "backups", "clusters", "hsms", "subnets", "tags",
 	"policies", "policy_grants", "cluster_identities",
@@ -310,14 +313,26 @@ func clustersQuery(cq store.ClusterQuery) (string, []any) {
 	return q.sql.String(), q.args
 }
 
-// hsmsQuery builds the SELECT for Tx.HSMs: one text for any number of clusters.
+// qHSMsOfCluster and qTagsOfResource are hsmsQuery and tagsQuery of one ID.
+const (
+	qHSMsOfCluster  = `SELECT ` + hsmColumns + ` FROM hsms WHERE cluster_id = ? ORDER BY created_at, id`
+	qTagsOfResource = `SELECT resource_id, tag_key, tag_value FROM tags WHERE resource_id = ? ORDER BY tag_key`
+)
+
+// hsmsQuery builds the SELECT for Tx.HSMs: one text for one cluster, one for any other number.
 func hsmsQuery(d *dialect, clusterIDs []string) (string, []any) {
+	if len(clusterIDs) == 1 { // the usual call: a plain equality, no list to encode and unpack
+		return qHSMsOfCluster, []any{clusterIDs[0]}
+	}
 	return `SELECT ` + hsmColumns + ` FROM hsms WHERE ` + d.inList("cluster_id") + ` ORDER BY created_at, id`,
 		[]any{d.listArg(clusterIDs)}
 }
 
-// tagsQuery builds the SELECT for Tx.Tags: one text for any number of resources.
+// tagsQuery builds the SELECT for Tx.Tags: one text for one resource, one for any other number.
 func tagsQuery(d *dialect, resourceIDs []string) (string, []any) {
+	if len(resourceIDs) == 1 {
+		return qTagsOfResource, []any{resourceIDs[0]}
+	}
 	return `SELECT resource_id, tag_key, tag_value FROM tags WHERE ` + d.inList("resource_id") + `
 	ORDER BY resource_id, tag_key`, []any{d.listArg(resourceIDs)}
 }

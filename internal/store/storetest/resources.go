@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -162,6 +163,60 @@ func clusterTests() []contractTest {
 				equal(t, "CountClusters with a negative limit", n, 0)
 				return nil
 			})
+		}},
+		{"CountClusters follows state changes into and out of DELETED, deletions and rolled-back writes", func(t *testing.T, s store.Store) {
+			count := func(want int) {
+				t.Helper()
+				view(t, s, func(tx store.Tx) error {
+					n, err := tx.CountClusters(acctA, region1, 50)
+					noErr(t, "CountClusters", err)
+					equal(t, "CountClusters", n, want)
+					return nil
+				})
+			}
+			var live, gone store.Cluster
+			update(t, s, func(tx store.Tx) error {
+				live, gone = newCluster("cluster-live", at(0)), newCluster("cluster-gone", at(1))
+				noErr(t, "InsertCluster", tx.InsertCluster(live))
+				return tx.InsertCluster(gone)
+			})
+			count(2)
+			update(t, s, func(tx store.Tx) error {
+				var err error
+				gone, err = tx.Cluster(gone.ID)
+				noErr(t, "Cluster", err)
+				gone.State = "DELETED"
+				gone, err = tx.UpdateCluster(gone)
+				return err
+			})
+			count(1)
+			errRollback := errors.New("roll back")
+			err := s.Update(t.Context(), store.Everything(), func(tx store.Tx) error {
+				c, err := tx.Cluster(live.ID)
+				noErr(t, "Cluster", err)
+				c.State = "DELETED"
+				_, err = tx.UpdateCluster(c)
+				noErr(t, "UpdateCluster", err)
+				return errRollback
+			})
+			equal(t, "Update's error", err, errRollback)
+			count(1)
+			update(t, s, func(tx store.Tx) error {
+				gone.State = "ACTIVE"
+				var err error
+				gone, err = tx.UpdateCluster(gone)
+				return err
+			})
+			count(2)
+			update(t, s, func(tx store.Tx) error { return tx.DeleteCluster(live.ID) })
+			count(1)
+			update(t, s, func(tx store.Tx) error {
+				gone.State = "DELETED"
+				_, err := tx.UpdateCluster(gone)
+				noErr(t, "UpdateCluster", err)
+				return tx.DeleteCluster(gone.ID)
+			})
+			count(0)
 		}},
 	}
 }
