@@ -77,11 +77,34 @@ const (
 	tenantEvents                 // of one tenant
 )
 
-// agendaQuery builds Tx.Agenda's statement: the rows of n settings, tagged settingRow, then
+// agendaTexts are the agenda statements of up to agendaTextsNames settings, built once: every
+// transaction asks one (the clock's two settings), and building it costs more than running it.
+var agendaTexts = func() (texts [agendaTextsNames + 1][3]string) {
+	for n := range texts {
+		for of := range texts[n] {
+			texts[n][of] = buildAgendaQuery(n, eventsOf(of))
+		}
+	}
+	return texts
+}()
+
+// agendaTextsNames is how many settings the prebuilt agenda statements cover.
+const agendaTextsNames = 2
+
+// agendaQuery returns Tx.Agenda's statement for n settings and the events of, prebuilt when n
+// is small (see buildAgendaQuery).
+func agendaQuery(n int, of eventsOf) string {
+	if n <= agendaTextsNames {
+		return agendaTexts[n][of]
+	}
+	return buildAgendaQuery(n, of)
+}
+
+// buildAgendaQuery builds Tx.Agenda's statement: the rows of n settings, tagged settingRow, then
 // the event candidates that of names, each row as (kind, name or ID, value, due time). Its
 // arguments are the n names, then, for tenantEvents, the tenant's account and region four
 // times. It returns "" when it would ask for nothing.
-func agendaQuery(n int, of eventsOf) string {
+func buildAgendaQuery(n int, of eventsOf) string {
 	branches := make([]string, 0, n+1)
 	for range n {
 		branches = append(branches, fmt.Sprintf("SELECT %d, name, value, 0 FROM settings WHERE name = ?", settingRow))
