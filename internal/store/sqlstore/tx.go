@@ -236,7 +236,7 @@ func (a *agenda) read(t *tx, query string, names []string, tenant ...store.Tenan
 
 // rowReader is a txn that can read the rows of a query itself, without database/sql: a
 // PostgreSQL transaction begun by hand sends its BEGIN (and locks) with the first such query,
-// in one round trip (connTxn.readRows).
+// in one round trip, and reads every row through pgx directly (connTxn.readRows).
 type rowReader interface {
 	readRows(ctx context.Context, query string, args []any, row func(scan func(dest ...any) error) error) error
 }
@@ -341,11 +341,6 @@ func (t *tx) DeleteBackup(id string) error {
 // (one statement either way).
 func (t *tx) Backups(q store.BackupQuery) ([]store.Backup, error) {
 	text, args := backupsQuery(t.d, q)
-	rows, err := t.query(text, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list backups: %w", err)
-	}
-	defer rows.Close()
 	var row *backupRow // as backupsQuery selects them
 	if ofOwner(q) {
 		row = newOwnerBackupRow(q)
@@ -353,18 +348,22 @@ func (t *tx) Backups(q store.BackupQuery) ([]store.Backup, error) {
 		row = newBackupRow(q.WithTags)
 	}
 	out := make([]store.Backup, 0, rowsExpected(q))
-	for rows.Next() {
-		b, err := row.scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list backups: %w", err)
-		}
+	err := t.readRows(text, args, func(scan func(dest ...any) error) error {
+		b, err := row.scan(scanFunc(scan))
 		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list backups: %w", err)
 	}
 	return out, nil
 }
+
+// scanFunc is a row's Scan method as a scanner.
+type scanFunc func(dest ...any) error
+
+// Scan scans the row into dest.
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // rowsExpected is how many rows Backups makes room for at once: q.Limit, at most a page of
 // the service (51), and at most one per ID when q selects IDs.
