@@ -60,9 +60,6 @@ type dialect struct {
 	// backupTags is a column of a SELECT FROM backups: the tags of the row's backup as a JSON
 	// array of [key, value] pairs ordered by key, NULL when it has none (decodeTags reads it).
 	backupTags string
-	// liveClusters says the database keeps each owner's count of clusters that are not
-	// DELETED in cluster_counts (schemaV6), which CountClusters then reads instead of counting.
-	liveClusters bool
 	// connLost reports whether a failed begin found its pooled connection dead (the server
 	// ended the session); the begin is then tried again on another connection, which is safe
 	// because nothing has run yet. nil means never.
@@ -71,11 +68,10 @@ type dialect struct {
 
 // sqliteDialect is modernc.org/sqlite, registered as "sqlite".
 var sqliteDialect = &dialect{
-	name:         "sqlite",
-	liveClusters: true,
-	readTx:       &sql.TxOptions{ReadOnly: true},
-	inList:       func(col string) string { return col + " IN (SELECT value FROM json_each(?))" },
-	listArg:      jsonList,
+	name:    "sqlite",
+	readTx:  &sql.TxOptions{ReadOnly: true},
+	inList:  func(col string) string { return col + " IN (SELECT value FROM json_each(?))" },
+	listArg: jsonList,
 	// json_group_array of no rows is '[]', not NULL: EXISTS skips the aggregate (and the '[]'
 	// each untagged row would cost to read) for the usual backup, which has no tags.
 	backupTags: `CASE WHEN EXISTS (SELECT 1 FROM tags WHERE resource_id = backups.id) THEN

@@ -631,8 +631,12 @@ func TestPostgresQueryPlansUseIndexes(t *testing.T) {
 		{"backups of one cluster", clq, clargs, "backups_by_owner_cluster"},
 		{"ready backups of one cluster (retention)", rq, rargs, "backups_by_owner_cluster"},
 		{"backups in one state", stq, stargs, "backups_by_owner_state"},
-		{"count clusters", qCountClusters, []any{"a", "r", 50}, "clusters_live_by_owner"},
+		{"count clusters", qLiveClusters, []any{"a", "r"}, "cluster_counts_pkey"},
 		{"count backups that are not READY", qCountBackupsNotReady, nil, "backups_not_ready"},
+		{"next backup event of a tenant", qNextTenantBackupEvent, []any{"a", "r"}, "backups_due_by_owner"},
+		{"next hsm event of a tenant", qNextTenantHSMEvent, []any{"a", "r"}, "Index Scan using hsms_by_due"},
+		{"next cluster event of a tenant", qNextTenantClusterEvent, []any{"a", "r"}, "clusters_due_by_owner"},
+		{"next daily backup of a tenant", qNextTenantDailyBackup, []any{"a", "r"}, "clusters_next_backup_by_owner"},
 	} {
 		conn, err := s.writer.Conn(t.Context())
 		if err != nil {

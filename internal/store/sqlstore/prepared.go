@@ -64,7 +64,7 @@ func preparedTexts(d *dialect) []string {
 		qSetting, qPutSetting, qInitSetting, settingsQuery(2), qReserveID,
 		agendaQuery(2, tenantEvents), agendaQuery(0, tenantEvents), agendaQuery(2, allEvents), agendaQuery(0, allEvents),
 		qBackup, qBackupExists, qInsertBackup, qUpdateBackup, qDeleteBackup,
-		qCluster, qClusterExists, qInsertCluster, qUpdateCluster, qDeleteCluster, qCountClusters, qLiveClusters,
+		qCluster, qClusterExists, qInsertCluster, qUpdateCluster, qDeleteCluster, qLiveClusters,
 		qCountBackups, qCountBackupsNotReady, qCountClustersAndHSMs,
 		qHSM, qInsertHSM, qUpdateHSM, qDeleteHSM,
 		qSubnet, qInsertSubnet, qCountSubnets,

@@ -34,8 +34,13 @@ var qNextEvent = eventsQuery(false, "")
 const (
 	qNextTenantBackupEvent = `SELECT id, due_at FROM backups WHERE account = ? AND region = ? AND due_at IS NOT NULL
 	ORDER BY due_at, id LIMIT 1`
-	qNextTenantHSMEvent = `SELECT id, due_at FROM hsms WHERE due_at IS NOT NULL AND EXISTS (SELECT 1 FROM clusters
-	WHERE clusters.id = hsms.cluster_id AND clusters.account = ? AND clusters.region = ?) ORDER BY due_at, id LIMIT 1`
+	// An HSM's owner is read per HSM with scalar subqueries, which neither database turns into
+	// a join: the walk goes down hsms_by_due (the few HSMs being created or deleted), instead of
+	// through every cluster of the tenant (PostgreSQL's plan for EXISTS, 3 ms at 2,600
+	// clusters).
+	qNextTenantHSMEvent = `SELECT id, due_at FROM hsms WHERE due_at IS NOT NULL
+	AND (SELECT account FROM clusters WHERE clusters.id = hsms.cluster_id) = ?
+	AND (SELECT region FROM clusters WHERE clusters.id = hsms.cluster_id) = ? ORDER BY due_at, id LIMIT 1`
 	qNextTenantClusterEvent = `SELECT id, due_at FROM clusters WHERE account = ? AND region = ? AND due_at IS NOT NULL
 	ORDER BY due_at, id LIMIT 1`
 	qNextTenantDailyBackup = `SELECT id, next_backup_at AS due_at FROM clusters WHERE account = ? AND region = ?
@@ -152,10 +157,8 @@ const (
 	hsm_type_rollback_at = ?, certificates = ?, due_at = ?, next_backup_at = ?, version = version + 1
 	WHERE id = ? AND version = ?`
 	qDeleteCluster = `DELETE FROM clusters WHERE id = ?`
-	// qCountClusters stops at its limit (the quota), walking clusters_live_by_owner.
-	qCountClusters = `SELECT COUNT(*) FROM (SELECT 1 FROM clusters
-	WHERE account = ? AND region = ? AND state <> 'DELETED' LIMIT ?) AS live`
-	// qLiveClusters reads the count schemaV6's triggers keep (SQLite); no row means none.
+	// qLiveClusters reads the count that the triggers of schemaV6 (SQLite) and schemaV7
+	// (PostgreSQL) keep; no row means none.
 	qLiveClusters = `SELECT live FROM cluster_counts WHERE account = ? AND region = ?`
 )
 

@@ -354,7 +354,6 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"hsms of one cluster", qHSMsOfCluster, []any{"x"}, "hsms_by_cluster (cluster_id=?)", false},
 		{"live clusters", qLiveClusters, []any{"a", "r"}, "sqlite_autoindex_cluster_counts_1 (account=? AND region=?)", false},
 		{"delete tags", dq, dargs, "sqlite_autoindex_tags_1 (resource_id=? AND tag_key=?)", false},
-		{"count clusters", qCountClusters, []any{"a", "r", 50}, "COVERING INDEX clusters_live_by_owner (account=? AND region=?)", false},
 		{"count backups", qCountBackups, nil, "SCAN backups USING COVERING INDEX", false},
 		{"count backups that are not READY", qCountBackupsNotReady, nil, "SCAN backups USING COVERING INDEX backups_not_ready", false},
 		{"clock settings", settingsQuery(2), []any{"a", "b"}, "SEARCH settings USING INDEX sqlite_autoindex_settings_1 (name=?)", false},

@@ -465,20 +465,14 @@ func (t *tx) CountClusters(account, region string, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
-	var n int
-	var err error
-	if t.d.liveClusters {
-		if n, err = t.count(qLiveClusters, account, region); errors.Is(err, sql.ErrNoRows) {
-			n, err = 0, nil
-		}
-		n = min(n, limit)
-	} else {
-		n, err = t.count(qCountClusters, account, region, limit)
+	n, err := t.count(qLiveClusters, account, region)
+	if errors.Is(err, sql.ErrNoRows) {
+		n, err = 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("count clusters of %s in %s: %w", account, region, err)
 	}
-	return n, nil
+	return min(n, limit), nil
 }
 
 // CountResources counts resources by kind and state: the backups as all of them less those
